@@ -1,0 +1,55 @@
+"""The Calendar service: hub time slots, 15-minute holds, bookings, events.
+
+`create_app` is the only entry point; it registers extensions, blueprints,
+error handlers and CLI commands and opens no connection.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Mapping
+
+from flask import Flask
+
+from app import cli, locking
+from app.api import register_blueprints
+from app.config import Settings
+from app.db_setup import configure_database, sqlite_engine_events
+from app.errors import register_errorhandlers
+from app.extensions import api, db, migrate
+from app.logs import configure_logging
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: Mapping[str, str] | None = None) -> Flask:
+    """Build the app from the environment, overridden by `config` (env-style strings)."""
+    app = Flask(__name__, instance_relative_config=True)
+    settings = Settings.from_env({**os.environ, **(config or {})})
+    app.config.update(settings.as_flask_config())
+    configure_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    cli.init_app(app)
+    if not settings.auth_enabled:
+        log.warning("no API_KEYS/ADMIN_API_KEYS set: every endpoint is open (development only)")
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind db, migrations, the OpenAPI Api and the Redis slot gate to `app`."""
+    configure_database(app)
+    db.init_app(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        with app.app_context():
+            sqlite_engine_events(db.engine)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
+    app.config.update(
+        API_TITLE="ITADIAS Calendar service", API_VERSION="v1", OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api", OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+    )
+    api.init_app(app)
+    locking.init_app(app)

@@ -1,0 +1,116 @@
+"""Every setting of the service, read from the environment in one place.
+
+`Settings.from_env()` is called by the app factory; nothing here opens a
+connection. Production (`APP_ENV=production`) refuses to start without keys or
+with the embedded SQLite database.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from typing import Any, Mapping
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the service must not start."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
+def _keys(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(k.strip() for k in env.get(name, "").split(",") if k.strip())
+
+
+def _optional(env: Mapping[str, str], name: str) -> str | None:
+    return env.get(name, "").strip() or None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed settings; field names are the environment variable names."""
+
+    APP_ENV: str = "development"
+    DATABASE_URL: str | None = None
+    REDIS_URL: str | None = None
+    RABBITMQ_URL: str | None = None
+    SLOT_LOCK_SECONDS: int = 900
+    MAX_HOLDS_PER_CANDIDATE: int = 1
+    API_KEYS: tuple[str, ...] = ()
+    ADMIN_API_KEYS: tuple[str, ...] = ()
+    PORT: int = 8002
+    REDIS_KEY_PREFIX: str = "calendar:"
+    REDIS_TIMEOUT_SECONDS: float = 0.5
+    REDIS_RETRY_SECONDS: float = 5.0
+    EVENTS_EXCHANGE: str = "calendar.events"
+    SWEEP_INTERVAL_SECONDS: float = 5.0
+    OUTBOX_RETENTION_DAYS: int = 7
+    IDEMPOTENCY_TTL_HOURS: int = 24
+    RUN_WORKER_IN_PROCESS: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        """Read and validate the settings from `env` (default: os.environ)."""
+        env = os.environ if env is None else env
+        settings = cls(
+            APP_ENV=env.get("APP_ENV", "development").strip() or "development",
+            DATABASE_URL=_optional(env, "DATABASE_URL"),
+            REDIS_URL=_optional(env, "REDIS_URL"),
+            RABBITMQ_URL=_optional(env, "RABBITMQ_URL"),
+            SLOT_LOCK_SECONDS=_int(env, "SLOT_LOCK_SECONDS", 900, minimum=1),
+            MAX_HOLDS_PER_CANDIDATE=_int(env, "MAX_HOLDS_PER_CANDIDATE", 1, minimum=1),
+            API_KEYS=_keys(env, "API_KEYS"),
+            ADMIN_API_KEYS=_keys(env, "ADMIN_API_KEYS"),
+            PORT=_int(env, "PORT", 8002, minimum=1),
+            REDIS_KEY_PREFIX=env.get("REDIS_KEY_PREFIX", "calendar:") or "calendar:",
+            REDIS_TIMEOUT_SECONDS=_float(env, "REDIS_TIMEOUT_SECONDS", 0.5),
+            REDIS_RETRY_SECONDS=_float(env, "REDIS_RETRY_SECONDS", 5.0),
+            EVENTS_EXCHANGE=env.get("EVENTS_EXCHANGE", "calendar.events") or "calendar.events",
+            SWEEP_INTERVAL_SECONDS=_float(env, "SWEEP_INTERVAL_SECONDS", 5.0),
+            OUTBOX_RETENTION_DAYS=_int(env, "OUTBOX_RETENTION_DAYS", 7, minimum=1),
+            IDEMPOTENCY_TTL_HOURS=_int(env, "IDEMPOTENCY_TTL_HOURS", 24, minimum=24),
+            RUN_WORKER_IN_PROCESS=env.get("RUN_WORKER_IN_PROCESS", "").lower() in ("1", "true", "yes"),
+        )
+        settings.check()
+        return settings
+
+    @property
+    def is_production(self) -> bool:
+        return self.APP_ENV == "production"
+
+    @property
+    def auth_enabled(self) -> bool:
+        return bool(self.API_KEYS or self.ADMIN_API_KEYS)
+
+    def check(self) -> None:
+        """Fail fast on settings that would make production unsafe."""
+        if not self.is_production:
+            return
+        if not self.API_KEYS or not self.ADMIN_API_KEYS:
+            raise ConfigError("APP_ENV=production requires API_KEYS and ADMIN_API_KEYS")
+        if not self.DATABASE_URL or self.DATABASE_URL.startswith("sqlite"):
+            raise ConfigError("APP_ENV=production requires a PostgreSQL DATABASE_URL")
+
+    def as_flask_config(self) -> dict[str, Any]:
+        """The settings as Flask config keys."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}

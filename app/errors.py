@@ -1,0 +1,136 @@
+"""Domain errors and the one JSON error shape every response uses.
+
+Services raise `DomainError` subclasses; `register_errorhandlers` turns them,
+HTTP errors, database outages and anything unexpected into
+`{"code", "status", "message"}` (+ `error` on 409, `errors` on 422).
+No stack trace ever reaches a client; it goes to the log instead.
+"""
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+
+from flask import Flask, jsonify
+from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """A rule of the booking domain said no."""
+
+    status = 400
+    error: str | None = None
+    message = "request refused"
+
+    def __init__(self, message: str | None = None, **fields: object) -> None:
+        super().__init__(message or self.message)
+        self.message = message or self.message
+        self.fields = fields
+
+
+class NotFound(DomainError):
+    status, message = 404, "not found"
+
+
+class Unauthorized(DomainError):
+    status, message = 401, "missing or invalid API key"
+
+
+class Forbidden(DomainError):
+    status, message = 403, "this API key may not do that"
+
+
+class InvalidRequest(DomainError):
+    """422 for input that is well-formed but breaks a rule (e.g. a past slot)."""
+
+    status, message = 422, "invalid request"
+
+
+class Conflict(DomainError):
+    status, error, message = 409, "invalid_state", "the booking is not in a state that allows this"
+
+
+class SlotUnavailable(Conflict):
+    error, message = "slot_unavailable", "the slot is held or booked"
+
+
+class CandidateHoldLimit(Conflict):
+    error, message = "candidate_hold_limit", "the candidate already holds the maximum number of slots"
+
+
+class HoldExpired(Conflict):
+    error, message = "hold_expired", "the hold has expired"
+
+
+class InvalidState(Conflict):
+    error = "invalid_state"
+
+
+class SlotOverlap(Conflict):
+    error, message = "slot_overlap", "a slot overlaps an existing slot of the hub"
+
+
+class DuplicateHub(Conflict):
+    error, message = "duplicate_hub", "a hub with this code already exists"
+
+
+class IdempotencyMismatch(InvalidRequest):
+    message = "Idempotency-Key was already used with a different request"
+
+
+class ServiceUnavailable(DomainError):
+    status, message = 503, "a backing service is unavailable, try again"
+
+
+def error_body(status: int, message: str, **extra: object) -> dict:
+    """The one error shape."""
+    body = {"code": status, "status": HTTPStatus(status).phrase, "message": message}
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return body
+
+
+def _domain(err: DomainError):
+    body = error_body(err.status, err.message, error=err.error, errors=err.fields.get("errors"))
+    return jsonify(body), err.status
+
+
+def _http(err: HTTPException):
+    data = getattr(err, "data", None) or {}
+    messages = data.get("messages")
+    if data.get("message"):
+        message = data["message"]
+    elif messages:
+        message = "the request is malformed" if err.code == 400 else "the input is invalid"
+    else:
+        message = err.description or HTTPStatus(err.code).phrase
+    headers = data.get("headers") or {}
+    return jsonify(error_body(err.code, message, errors=messages)), err.code, headers
+
+
+def _database(err: DBAPIError):
+    log.error("database error: %s", err.__class__.__name__, exc_info=err)
+    return jsonify(error_body(503, "database unavailable, try again")), 503, {"Retry-After": "1"}
+
+
+def _unexpected(err: Exception):
+    log.exception("unhandled error")
+    return jsonify(error_body(500, "internal error")), 500
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """Give every error, expected or not, the same JSON shape."""
+    app.register_error_handler(DomainError, _domain)
+    app.register_error_handler(HTTPException, _http)
+    app.register_error_handler(OperationalError, _database)
+    app.register_error_handler(DBAPIError, _database_or_unexpected)
+    app.register_error_handler(Exception, _unexpected)
+
+
+def _database_or_unexpected(err: DBAPIError):
+    # Lost connections are an outage (503); anything else (a constraint we did
+    # not foresee) is our bug (500), logged with its trace.
+    if err.connection_invalidated:
+        return _database(err)
+    return _unexpected(err)

@@ -1,0 +1,67 @@
+"""Recording events in the caller's transaction (the transactional outbox).
+
+Services call `record_event` inside their unit of work; the row commits or
+rolls back with the state change, so an event exists exactly when its change
+does. Publishing is the relay's job (`app.events.relay`).
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.models import Booking, OutboxEvent
+
+EVENT_TYPES: dict[str, str] = {
+    "BookingCreated": "booking.created",
+    "BookingConfirmed": "booking.confirmed",
+    "BookingCancelled": "booking.cancelled",
+    "BookingExpired": "booking.expired",
+    "SlotLocked": "slot.locked",
+    "SlotUnlocked": "slot.unlocked",
+}
+ENVELOPE_VERSION = 1
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def booking_event_data(booking: Booking, *, with_contact: bool, **extra: Any) -> dict[str, Any]:
+    """The `data` of an event about `booking` and its slot."""
+    data: dict[str, Any] = {
+        "booking_id": str(booking.id),
+        "slot_id": str(booking.slot_id),
+        "hub_id": str(booking.slot.hub_id),
+        "candidate_id": str(booking.candidate_id),
+        "status": booking.status,
+        "locked_until": _iso(booking.hold_expires_at),
+        "starts_at": _iso(booking.slot.starts_at),
+        "ends_at": _iso(booking.slot.ends_at),
+    }
+    if with_contact:
+        data["contact_email"] = booking.contact_email
+    data.update(extra)
+    return data
+
+
+def record_event(session: Session, event_type: str, data: dict[str, Any],
+                 occurred_at: datetime) -> OutboxEvent:
+    """Add one event to the outbox in `session`'s transaction."""
+    row = OutboxEvent(id=uuid.uuid4(), type=event_type, routing_key=EVENT_TYPES[event_type],
+                      payload=data, occurred_at=occurred_at)
+    session.add(row)
+    return row
+
+
+def envelope(row: OutboxEvent) -> dict[str, Any]:
+    """The JSON body published for an outbox row (and served by the event feed)."""
+    return {
+        "id": str(row.id),
+        "type": row.type,
+        "version": ENVELOPE_VERSION,
+        "occurred_at": row.occurred_at.isoformat(),
+        "data": row.payload,
+    }

@@ -1,0 +1,157 @@
+"""The Redis gate in front of slot holds.
+
+`SET <prefix>slot-lock:<slot_id> <token> NX PX <ms>` answers a conflict in
+one round trip without touching PostgreSQL. It is only a gate: PostgreSQL's
+conditional UPDATE decides. When Redis is unreachable the gate opens (holds go
+to the database alone, which is still safe), logs one warning per outage and
+stays out of the way for `REDIS_RETRY_SECONDS` so requests do not each pay a
+connection timeout.
+
+Keys are released and re-timed only by their owner (compare-and-delete /
+compare-and-pexpireat in Lua), never with a plain DEL.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+import redis
+
+log = logging.getLogger(__name__)
+
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+_RETIME = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpireat', KEYS[1], ARGV[2]) end
+return 0
+"""
+REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+                redis.exceptions.BusyLoadingError, redis.exceptions.ReadOnlyError)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The outcome of asking the gate: `token` is None when Redis was bypassed."""
+
+    acquired: bool
+    token: str | None
+
+
+class SlotGate:
+    """Redis-backed fast gate; `SlotGate(None, ...)` is the database-only mode."""
+
+    def __init__(self, client: redis.Redis | None, prefix: str, retry_seconds: float) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.retry_seconds = retry_seconds
+        self._down_until = 0.0
+        self._mutex = threading.Lock()
+        if client is not None:
+            self._release = client.register_script(_RELEASE)
+            self._retime = client.register_script(_RETIME)
+
+    @classmethod
+    def from_url(cls, url: str | None, prefix: str, timeout: float, retry_seconds: float) -> "SlotGate":
+        """Build the gate; no connection is opened until the first command."""
+        if not url:
+            return cls(None, prefix, retry_seconds)
+        client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
+                                      health_check_interval=30)
+        return cls(client, prefix, retry_seconds)
+
+    @property
+    def configured(self) -> bool:
+        return self.client is not None
+
+    def key(self, slot_id: UUID | str) -> str:
+        return f"{self.prefix}slot-lock:{slot_id}"
+
+    def slot_id_from_key(self, key: str) -> str | None:
+        """The slot id named by a lock key, or None for any other key."""
+        head = f"{self.prefix}slot-lock:"
+        return key[len(head):] if key.startswith(head) else None
+
+    def acquire(self, slot_id: UUID, ttl_ms: int) -> Claim:
+        """Try to take the slot's lock. A Redis outage yields an open gate."""
+        if not self._usable():
+            return Claim(True, None)
+        token = secrets.token_hex(16)
+        try:
+            ok = self.client.set(self.key(slot_id), token, nx=True, px=ttl_ms)
+        except REDIS_ERRORS as exc:
+            self._mark_down(exc)
+            return Claim(True, None)
+        self._mark_up()
+        return Claim(bool(ok), token if ok else None)
+
+    def release(self, slot_id: UUID, token: str | None) -> None:
+        """Delete the key if it still holds `token` (best effort)."""
+        self._call("_release", slot_id, token)
+
+    def align(self, slot_id: UUID, token: str | None, until: datetime) -> None:
+        """Make the key expire exactly at the database's `locked_until`.
+
+        The key was set before the transaction read the database clock; without
+        this the Redis timer would fire a few milliseconds before the hold ends.
+        """
+        self._call("_retime", slot_id, token, int(until.timestamp() * 1000))
+
+    def ping(self) -> str:
+        """'ok', 'unavailable' or 'disabled' for /health."""
+        if self.client is None:
+            return "disabled"
+        try:
+            self.client.ping()
+        except REDIS_ERRORS as exc:
+            self._mark_down(exc)
+            return "unavailable"
+        self._mark_up()
+        return "ok"
+
+    def _call(self, script: str, slot_id: UUID, token: str | None, *args: object) -> None:
+        if token is None or not self._usable():
+            return
+        try:
+            getattr(self, script)(keys=[self.key(slot_id)], args=[token, *args])
+        except REDIS_ERRORS as exc:
+            self._mark_down(exc)
+
+    def _usable(self) -> bool:
+        return self.client is not None and time.monotonic() >= self._down_until
+
+    def _mark_down(self, exc: Exception) -> None:
+        with self._mutex:
+            first = self._down_until == 0.0
+            self._down_until = time.monotonic() + self.retry_seconds
+        if first:
+            log.warning("redis unavailable (%s): holds use database-only locking",
+                        exc.__class__.__name__)
+
+    def _mark_up(self) -> None:
+        if self._down_until:
+            with self._mutex:
+                self._down_until = 0.0
+            log.warning("redis reachable again: slot gate restored")
+
+
+def init_app(app) -> None:
+    """Attach the app's gate (no connection yet: redis-py connects on first use)."""
+    app.extensions["calendar.gate"] = SlotGate.from_url(
+        app.config["REDIS_URL"], app.config["REDIS_KEY_PREFIX"],
+        app.config["REDIS_TIMEOUT_SECONDS"], app.config["REDIS_RETRY_SECONDS"])
+    if not app.config["REDIS_URL"]:
+        log.info("REDIS_URL not set: holds use database-only locking")
+
+
+def slot_gate() -> SlotGate:
+    """The current app's gate."""
+    from flask import current_app
+
+    return current_app.extensions["calendar.gate"]

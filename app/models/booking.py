@@ -1,0 +1,66 @@
+"""Bookings: a candidate's hold on a slot, then its confirmation or release."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Uuid, func, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.hub import Slot
+from app.models.types import UTCDateTime
+
+BOOKING_STATUSES = ("pending", "confirmed", "cancelled", "expired")
+ACTIVE_STATUSES = ("pending", "confirmed")
+_ACTIVE = text("status IN ('pending', 'confirmed')")
+
+
+class Booking(db.Model):
+    """A hold (`pending`) that becomes `confirmed`, `cancelled` or `expired`.
+
+    The partial unique index is the last line against double booking: at most
+    one active booking per slot, whatever any process believes.
+    """
+
+    __tablename__ = "bookings"
+    __table_args__ = (
+        CheckConstraint(f"status IN {BOOKING_STATUSES!r}", name="status"),
+        Index("uq_bookings_active_slot", "slot_id", unique=True,
+              postgresql_where=_ACTIVE, sqlite_where=_ACTIVE),
+        Index("ix_bookings_candidate_status", "candidate_id", "status"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    slot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("slots.id", ondelete="CASCADE"))
+    candidate_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    contact_email: Mapped[str] = mapped_column(String(254))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    hold_expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    fence: Mapped[int] = mapped_column(Integer)
+    lock_token: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now(),
+                                                 onupdate=func.now())
+
+    slot: Mapped[Slot] = relationship(lazy="joined", innerjoin=True)
+
+    @property
+    def hub_id(self) -> uuid.UUID:
+        return self.slot.hub_id
+
+    @property
+    def starts_at(self) -> datetime:
+        return self.slot.starts_at
+
+    @property
+    def ends_at(self) -> datetime:
+        return self.slot.ends_at
+
+    @property
+    def locked_until(self) -> datetime | None:
+        """When an unconfirmed hold runs out; None once the booking left `pending`."""
+        return self.hold_expires_at if self.status == "pending" else None

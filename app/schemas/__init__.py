@@ -1,0 +1,1 @@
+"""Request, query and response schemas (marshmallow), shared by API and services."""

@@ -1,0 +1,42 @@
+"""What /health reports: each backing service's state, and the overall verdict.
+
+The database is essential (down -> 503). Redis and the broker are not: holds
+fall back to database-only locking, events wait in the outbox; either one
+missing makes the service `degraded`, not down.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import current_app
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.extensions import db
+from app.locking import slot_gate
+
+log = logging.getLogger(__name__)
+
+
+def _database() -> str:
+    try:
+        db.session.execute(text("SELECT 1"))
+        return "ok"
+    except SQLAlchemyError as exc:
+        log.warning("health: database unavailable (%s)", exc.__class__.__name__)
+        db.session.rollback()
+        return "unavailable"
+
+
+def _broker() -> str:
+    checker = current_app.extensions.get("calendar.broker_health")
+    if checker is not None:
+        return checker()
+    return "ok" if current_app.config["RABBITMQ_URL"] else "disabled"
+
+
+def check_health() -> tuple[dict, bool]:
+    """(report, database_ok)."""
+    checks = {"database": _database(), "redis": slot_gate().ping(), "broker": _broker()}
+    degraded = any(state not in ("ok", "disabled") for state in checks.values())
+    return {"status": "degraded" if degraded else "ok", "checks": checks}, checks["database"] == "ok"

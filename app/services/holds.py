@@ -1,0 +1,127 @@
+"""Holding a slot for a candidate: the Redis gate, then one database transaction.
+
+1. Redis `SET NX PX` answers most conflicts without touching PostgreSQL.
+2. One transaction: serialise the candidate (hold limit), take the slot with a
+   conditional UPDATE that raises its fence, expire the hold it replaces,
+   insert the pending booking, record BookingCreated + SlotLocked.
+3. On failure the Redis key is released by compare-and-delete; on success it
+   is re-timed to the database's `locked_until`.
+
+PostgreSQL decides: if Redis is gone, restarted or wrong, the conditional
+UPDATE and the unique index on active bookings still allow one holder only.
+"""
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from datetime import timedelta
+from uuid import UUID
+
+from flask import current_app
+from sqlalchemy import and_, exists, func, or_, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.errors import CandidateHoldLimit, InvalidRequest, NotFound, SlotUnavailable
+from app.events import booking_event_data, record_event
+from app.models import Booking, Hub, Slot
+from app.schemas.booking import render_booking
+from app.services import idempotency
+from app.services.expiry import expire_stale_holds_on_slot
+from app.locking import slot_gate
+from app.services.uow import db_now, is_postgres, unit_of_work
+
+_CANDIDATE_LOCK_CLASS = 0x43414C  # "CAL": namespace of our advisory locks
+
+
+@dataclass(frozen=True)
+class HoldRequest:
+    slot_id: UUID
+    candidate_id: UUID
+    contact_email: str
+    session_id: str | None = None
+
+
+def hold_slot(request: HoldRequest, call: idempotency.IdempotentCall | None = None) -> Booking:
+    """Hold `request.slot_id` for SLOT_LOCK_SECONDS and return the pending booking."""
+    lock_seconds = current_app.config["SLOT_LOCK_SECONDS"]
+    gate = slot_gate()
+    claim = gate.acquire(request.slot_id, lock_seconds * 1000)
+    if not claim.acquired:
+        raise SlotUnavailable()
+    try:
+        booking = _hold_in_database(request, claim.token, lock_seconds, call)
+    except BaseException:
+        gate.release(request.slot_id, claim.token)
+        raise
+    gate.align(request.slot_id, claim.token, booking.hold_expires_at)
+    return booking
+
+
+def _hold_in_database(request: HoldRequest, token: str | None, lock_seconds: int,
+                      call: idempotency.IdempotentCall | None) -> Booking:
+    try:
+        with unit_of_work() as session:
+            now = db_now(session)
+            until = now + timedelta(seconds=lock_seconds)
+            _check_hold_limit(session, request.candidate_id, now)
+            slot = _take_slot(session, request, now, until)
+            expire_stale_holds_on_slot(session, slot.id, now)
+            booking = Booking(slot_id=slot.id, candidate_id=request.candidate_id,
+                              contact_email=request.contact_email, status="pending",
+                              hold_expires_at=until, fence=slot.fence, lock_token=token,
+                              created_at=now, updated_at=now)
+            booking.slot = slot
+            session.add(booking)
+            session.flush()
+            record_event(session, "BookingCreated", booking_event_data(booking, with_contact=True), now)
+            record_event(session, "SlotLocked", booking_event_data(booking, with_contact=False), now)
+            idempotency.remember(session, call, 201, render_booking(booking))
+        return booking
+    except IntegrityError as exc:
+        if idempotency.is_key_collision(exc):
+            idempotency.check_replay(call)
+        # The unique index on active bookings caught what the UPDATE let by.
+        raise SlotUnavailable() from exc
+
+
+def _check_hold_limit(session: Session, candidate_id: UUID, now) -> None:
+    """Refuse a hold beyond MAX_HOLDS_PER_CANDIDATE unexpired pending bookings.
+
+    On PostgreSQL a transaction-scoped advisory lock per candidate makes the
+    count-then-insert atomic against the same candidate's parallel requests.
+    """
+    if is_postgres(session):
+        session.execute(text("SELECT pg_advisory_xact_lock(:cls, :obj)"),
+                        {"cls": _CANDIDATE_LOCK_CLASS,
+                         "obj": zlib.crc32(candidate_id.bytes) - 2**31})
+    held = session.scalar(
+        select(func.count()).select_from(Booking)
+        .where(Booking.candidate_id == candidate_id, Booking.status == "pending",
+               Booking.hold_expires_at > now))
+    if held >= current_app.config["MAX_HOLDS_PER_CANDIDATE"]:
+        raise CandidateHoldLimit()
+
+
+def _take_slot(session: Session, request: HoldRequest, now, until) -> Slot:
+    """Lock the slot if it is free (or its hold ran out) and still ahead; raise otherwise."""
+    hub_active = exists().where(Hub.id == Slot.hub_id, Hub.active.is_(True))
+    taken = session.scalars(
+        update(Slot)
+        .where(Slot.id == request.slot_id, Slot.starts_at > now, hub_active,
+               or_(Slot.status == "available",
+                   and_(Slot.status == "locked", Slot.locked_until <= now)))
+        .values(status="locked", locked_until=until, locked_by=request.session_id,
+                fence=Slot.fence + 1, updated_at=now)
+        .returning(Slot)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    ).one_or_none()
+    if taken is not None:
+        return taken
+    slot = session.get(Slot, request.slot_id)
+    if slot is None:
+        raise NotFound("slot not found")
+    if slot.starts_at <= now:
+        raise InvalidRequest("the slot has already started",
+                             errors={"json": {"slot_id": ["The slot has already started."]}})
+    raise SlotUnavailable()

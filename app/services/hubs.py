@@ -1,0 +1,141 @@
+"""Hubs and their slots: create, upsert, add slots, list a local day's free slots."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any, Iterable
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from app.errors import DuplicateHub, NotFound, SlotOverlap
+from app.extensions import db
+from app.models import Hub, Slot
+from app.services.uow import db_now, unit_of_work
+
+
+@dataclass(frozen=True)
+class FreeSlot:
+    """A slot as listed to candidates: holdable now."""
+
+    id: UUID
+    hub_id: UUID
+    starts_at: datetime
+    ends_at: datetime
+    status: str = "available"
+
+
+@dataclass(frozen=True)
+class SlotDay:
+    hub_id: UUID
+    date: date
+    timezone: str
+    slots: list[FreeSlot]
+
+
+def list_hubs() -> list[Hub]:
+    return list(db.session.scalars(select(Hub).order_by(Hub.code)))
+
+
+def get_hub(hub_id: UUID) -> Hub:
+    hub = db.session.get(Hub, hub_id)
+    if hub is None:
+        raise NotFound("hub not found")
+    return hub
+
+
+def find_hub(ref: str) -> Hub:
+    """A hub by code or id (for the CLI)."""
+    try:
+        hub = db.session.get(Hub, UUID(ref))
+    except ValueError:
+        hub = db.session.scalar(select(Hub).where(Hub.code == ref.upper()))
+    if hub is None:
+        raise NotFound(f"hub {ref!r} not found")
+    return hub
+
+
+def create_hub(data: dict[str, Any]) -> Hub:
+    """Create a hub; a taken code is a conflict."""
+    try:
+        with unit_of_work() as session:
+            hub = Hub(**{**data, "code": data["code"].upper()})
+            session.add(hub)
+            session.flush()
+    except IntegrityError as exc:
+        raise DuplicateHub() from exc
+    return hub
+
+
+def upsert_hubs(rows: list[dict[str, Any]]) -> list[tuple[Hub, bool]]:
+    """Create or update hubs by code, all in one transaction; returns (hub, created) pairs.
+
+    A row may carry an `id`, used only when the hub is created.
+    """
+    results = []
+    with unit_of_work() as session:
+        for row in rows:
+            data = {**row, "code": row["code"].upper()}
+            hub_id = data.pop("id", None)
+            hub = session.scalar(select(Hub).where(Hub.code == data["code"]))
+            created = hub is None
+            if created:
+                hub = Hub(id=hub_id) if hub_id else Hub()
+                session.add(hub)
+            for field, value in data.items():
+                setattr(hub, field, value)
+            session.flush()
+            results.append((hub, created))
+    return results
+
+
+def add_slots(hub_id: UUID, slots: Iterable[dict[str, Any]]) -> list[Slot]:
+    """Add slots to a hub; any overlap with a slot in the same lane is a conflict."""
+    slots = sorted(slots, key=lambda s: (s["lane"], s["starts_at"]))
+    with unit_of_work() as session:
+        # Locking the hub row serialises concurrent slot additions to one hub.
+        hub = session.scalar(select(Hub).where(Hub.id == hub_id).with_for_update())
+        if hub is None:
+            raise NotFound("hub not found")
+        for before, after in zip(slots, slots[1:]):
+            if before["lane"] == after["lane"] and after["starts_at"] < before["ends_at"]:
+                raise SlotOverlap("two of the given slots overlap")
+        overlap = [and_(Slot.lane == s["lane"], Slot.starts_at < s["ends_at"],
+                        Slot.ends_at > s["starts_at"]) for s in slots]
+        clash = session.scalar(select(Slot.id).where(Slot.hub_id == hub_id, or_(*overlap)).limit(1))
+        if clash is not None:
+            raise SlotOverlap()
+        created = [Slot(hub_id=hub_id, starts_at=s["starts_at"], ends_at=s["ends_at"],
+                        lane=s["lane"], status="available") for s in slots]
+        session.add_all(created)
+        session.flush()
+    return created
+
+
+def local_day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """The UTC instants where the local `day` starts and the next one starts."""
+    start = datetime.combine(day, time(0), tz).astimezone(timezone.utc)
+    end = datetime.combine(day + timedelta(days=1), time(0), tz).astimezone(timezone.utc)
+    return start, end
+
+
+def list_free_slots(hub_id: UUID, day: date) -> SlotDay:
+    """Slots of the hub's local `day` that can be held now, ordered by start.
+
+    A lock whose `locked_until` has passed counts as free (lazy expiry).
+    """
+    hub = get_hub(hub_id)
+    start, end = local_day_bounds(day, ZoneInfo(hub.timezone))
+    session = db.session
+    now = db_now(session)
+    rows = session.execute(
+        select(Slot.id, Slot.hub_id, Slot.starts_at, Slot.ends_at)
+        .where(Slot.hub_id == hub_id, Slot.starts_at >= start, Slot.starts_at < end,
+               Slot.starts_at > now,
+               or_(Slot.status == "available", and_(Slot.status == "locked", Slot.locked_until <= now)))
+        .order_by(Slot.starts_at, Slot.lane)
+    ).all()
+    free = [FreeSlot(*row) for row in rows] if hub.active else []
+    return SlotDay(hub_id=hub.id, date=day, timezone=hub.timezone, slots=free)

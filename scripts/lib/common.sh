@@ -1,0 +1,68 @@
+# Shared by scripts/*: a project virtualenv that installs itself from nothing
+# but Python, and the local backing services the tests talk to.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+VENV="${VENV:-$ROOT/.venv}"
+PY="$VENV/bin/python"
+
+log() { printf '%s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# ensure_venv EXTRAS: create .venv and (re)install the project when its
+# dependency declarations changed since the last install.
+ensure_venv() {
+    local extras="$1" stamp want
+    if [ ! -x "$PY" ]; then
+        log "creating $VENV"
+        python3 -m venv "$VENV" || die "python3 -m venv failed (on Debian: apt-get install python3-venv)"
+    fi
+    stamp="$VENV/.installed-$extras"
+    want="$(cat "$ROOT/setup.cfg" "$ROOT/pyproject.toml" "$ROOT/client/pyproject.toml" 2>/dev/null | sha256sum | cut -d' ' -f1)"
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+        log "installing dependencies into $VENV"
+        "$PY" -m pip install --quiet --disable-pip-version-check --upgrade pip
+        "$PY" -m pip install --quiet --disable-pip-version-check -e "$ROOT[$extras]"
+        if [ -f "$ROOT/client/pyproject.toml" ]; then
+            "$PY" -m pip install --quiet --disable-pip-version-check -e "$ROOT/client[flask]"
+        fi
+        echo "$want" > "$stamp"
+    fi
+}
+
+port_open() {  # port_open HOST PORT
+    "$PY" - "$1" "$2" <<'PYEOF'
+import socket, sys
+try:
+    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=1).close()
+except OSError:
+    sys.exit(1)
+PYEOF
+}
+
+wait_port() {  # wait_port HOST PORT SECONDS
+    local i
+    for i in $(seq 1 $(( $3 * 4 ))); do port_open "$1" "$2" && return 0; sleep 0.25; done
+    return 1
+}
+
+# ensure_service NAME PORT START_COMMAND...: start NAME if it is installed but down.
+ensure_service() {
+    local name="$1" port="$2"; shift 2
+    port_open 127.0.0.1 "$port" && return 0
+    if command -v "$1" >/dev/null 2>&1; then
+        log "$name is down on 127.0.0.1:$port; starting it"
+        "$@" >/dev/null 2>&1 || log "starting $name returned an error"
+        wait_port 127.0.0.1 "$port" 60 && return 0
+    fi
+    if [ "${CI:-}" = "true" ]; then
+        die "$name is not reachable on 127.0.0.1:$port and could not be started (CI=true: not skipping)"
+    fi
+    log "warning: $name unreachable on 127.0.0.1:$port; tests that need it will fail"
+}
+
+ensure_test_services() {
+    ensure_service PostgreSQL 5432 pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql 2>/dev/null | head -1)" main start
+    mkdir -p /var/lib/redis /var/log/redis 2>/dev/null || true
+    ensure_service Redis 6379 redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log
+    ensure_service RabbitMQ 5672 rabbitmq-server -detached
+}

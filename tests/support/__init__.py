@@ -1,0 +1,1 @@
+"""Test support: real backing services, per-run isolation, a gunicorn runner."""

@@ -1,0 +1,23 @@
+"""Hubs and slots made through the services, as an admin would."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from app.services.hubs import add_slots, create_hub
+
+_counter = iter(range(1, 10**6))
+
+
+def make_hub(timezone_name: str = "America/Jamaica", **fields):
+    data = {"code": f"H{next(_counter):04d}", "name": "Test hub", "timezone": timezone_name,
+            "active": True, "schedule": None, **fields}
+    return create_hub(data)
+
+
+def make_slots(hub, count: int = 4, start: datetime | None = None, minutes: int = 30):
+    """`count` consecutive slots from `start` (default: tomorrow 14:00 UTC)."""
+    start = start or (datetime.now(timezone.utc) + timedelta(days=1)).replace(
+        hour=14, minute=0, second=0, microsecond=0)
+    step = timedelta(minutes=minutes)
+    return add_slots(hub.id, [{"starts_at": start + i * step, "ends_at": start + (i + 1) * step,
+                               "lane": 1} for i in range(count)])
