@@ -18,3 +18,21 @@ accesslog = "-"
 errorlog = "-"
 # Query strings carry ids and dates only; bodies (emails) are never logged.
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(L)ss rid=%({x-request-id}o)s'
+
+
+def post_worker_init(worker):
+    """With RUN_WORKER_IN_PROCESS, run the expiry/sweeper/relay loops in each web worker.
+
+    Started after the fork, so each process has its own connections.
+    """
+    if os.environ.get("RUN_WORKER_IN_PROCESS", "").lower() in ("1", "true", "yes"):
+        from app.worker import start_in_background
+
+        worker.calendar_worker = start_in_background(worker.wsgi)
+
+
+def worker_exit(server, worker):
+    """Stop the in-process loops cleanly when a web worker exits."""
+    background = getattr(worker, "calendar_worker", None)
+    if background is not None:
+        background.stop()

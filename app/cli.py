@@ -3,6 +3,7 @@
     flask --app wsgi seed-hubs FILE          JSON or CSV, upsert by code
     flask --app wsgi generate-slots --hub KGN --from 2026-12-01 --days 14
     flask --app wsgi seed-demo               the README's demo hub, topped up
+    flask --app wsgi worker                  expiry listener, sweeper, outbox relay
 """
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import json
 from pathlib import Path
 
 import click
-from flask import Flask
+from flask import Flask, current_app
+from flask.cli import with_appcontext
 from marshmallow import ValidationError, fields
 
 from app.errors import NotFound
@@ -88,7 +90,17 @@ def seed_demo_command() -> None:
     click.echo(json.dumps(result))
 
 
+@click.command("worker")
+@click.option("--no-listener", is_flag=True, help="Sweeper and relay only (no Redis notifications)")
+@with_appcontext
+def worker_command(no_listener: bool) -> None:
+    """Run the expiry listener, sweeper and outbox relay until SIGTERM/SIGINT."""
+    from app.worker import Worker
+
+    Worker(current_app._get_current_object(), listen=not no_listener).run_until_signalled()
+
+
 def init_app(app: Flask) -> None:
     """Register the commands on `app`."""
-    for command in (seed_hubs_command, generate_slots_command, seed_demo_command):
+    for command in (seed_hubs_command, generate_slots_command, seed_demo_command, worker_command):
         app.cli.add_command(command)

@@ -28,16 +28,19 @@ def configure_database(app: Flask) -> None:
     if url.startswith("sqlite"):
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
             "execution_options": {"schema_translate_map": {SCHEMA: None}},
+            "hide_parameters": True,
             "connect_args": {"timeout": 15},
         }
     else:
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
             "pool_pre_ping": True,
+            "hide_parameters": True,  # errors get logged; parameters hold emails
             "pool_size": 10,
             "max_overflow": 10,
             "pool_timeout": 5,
             "connect_args": {"connect_timeout": 5,
-                             "options": "-c statement_timeout=10000 -c lock_timeout=5000"},
+                             "options": "-c statement_timeout=10000 -c lock_timeout=5000 "
+                                        "-c idle_in_transaction_session_timeout=60000"},
         }
 
 

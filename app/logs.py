@@ -27,6 +27,7 @@ def configure_logging(app: Flask) -> None:
             "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
         root.addHandler(handler)
         root.setLevel(logging.INFO)
+        logging.getLogger("pika").setLevel(logging.WARNING)  # chatty at INFO
 
     @app.before_request
     def _assign_request_id():

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from app.extensions import SCHEMA
 
 config = context.config
-fileConfig(config.config_file_name)
+fileConfig(config.config_file_name, disable_existing_loggers=False)  # keep the app's loggers
 logger = logging.getLogger("alembic.env")
 
 db = current_app.extensions["migrate"].db

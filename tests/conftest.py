@@ -126,3 +126,31 @@ def live_service(gunicorn_server, make_app):
 def candidate():
     """A fresh candidate id per call."""
     return lambda: str(uuid.uuid4())
+
+
+@pytest.fixture
+def run_worker():
+    """Start the real worker loops (threads) for an app; stopped at teardown."""
+    from app.worker import Worker
+
+    started: list[Worker] = []
+
+    def _run(app, listen: bool = True) -> Worker:
+        worker = Worker(app, listen=listen).start()
+        started.append(worker)
+        return worker
+
+    yield _run
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture
+def relay_worker(pg_url, tmp_path):
+    """A `flask worker` process that only relays (sweeper idle, no listener)."""
+    from tests.support.server import start_worker
+
+    env = service_env(pg_url, SWEEP_INTERVAL_SECONDS="3600")
+    worker = start_worker(env, tmp_path, "relay", listen=False)
+    yield worker
+    worker.stop()

@@ -1,12 +1,12 @@
 """HTTP API: flask-smorest blueprints. Views parse, call one service, serialise."""
 from flask import Flask
 
-from app.api import bookings, health, hubs, slots
+from app.api import bookings, events, health, hubs, slots
 from app.extensions import api
 
 
 def register_blueprints(app: Flask) -> None:
     """Mount every blueprint on the app's flask-smorest Api."""
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-    for module in (health, hubs, slots, bookings):
+    for module in (health, hubs, slots, bookings, events):
         api.register_blueprint(module.blp)

@@ -11,23 +11,31 @@ from app.extensions import db
 from app.models.types import UTCDateTime
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY, not a BIGINT one.
-_Sequence = BigInteger().with_variant(Integer(), "sqlite")
+_BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class OutboxEvent(db.Model):
     """An event written in the same transaction as the change it reports.
 
-    The relay publishes rows in `sequence` order and stamps `published_at`.
+    `row_id` is insertion order, which is not commit order: a transaction that
+    started earlier can commit later. So the relay, alone at a time, stamps
+    `sequence` on committed rows as it finds them: a gap-free, only-growing
+    order in which a feed reader that asks for `after=N` never misses a row
+    that commits late. Rows are then published in `sequence` order.
     """
 
     __tablename__ = "outbox_events"
     __table_args__ = (
+        Index("ix_outbox_events_unsequenced", "row_id",
+              postgresql_where=db.text("sequence IS NULL"),
+              sqlite_where=db.text("sequence IS NULL")),
         Index("ix_outbox_events_unpublished", "sequence",
               postgresql_where=db.text("published_at IS NULL"),
               sqlite_where=db.text("published_at IS NULL")),
     )
 
-    sequence: Mapped[int] = mapped_column(_Sequence, primary_key=True, autoincrement=True)
+    row_id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    sequence: Mapped[int | None] = mapped_column(BigInteger, unique=True, nullable=True)
     id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True, default=uuid.uuid4)
     type: Mapped[str] = mapped_column(String(64))
     routing_key: Mapped[str] = mapped_column(String(64))

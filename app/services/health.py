@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
 from app.locking import slot_gate
+from app.services.events_feed import outbox_backlog_seconds
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +29,23 @@ def _database() -> str:
         return "unavailable"
 
 
+BACKLOG_WARNING_SECONDS = 30
+
+
 def _broker() -> str:
-    checker = current_app.extensions.get("calendar.broker_health")
-    if checker is not None:
-        return checker()
-    return "ok" if current_app.config["RABBITMQ_URL"] else "disabled"
+    """'disabled' without RABBITMQ_URL; 'backlog' when events wait too long to go out.
+
+    The API never talks to the broker itself (the relay does), so the outbox's
+    oldest unpublished event is the honest measure of delivery.
+    """
+    if not current_app.config["RABBITMQ_URL"]:
+        return "disabled"
+    try:
+        age = outbox_backlog_seconds()
+    except SQLAlchemyError:
+        db.session.rollback()
+        return "unknown"
+    return "backlog" if age is not None and age > BACKLOG_WARNING_SECONDS else "ok"
 
 
 def check_health() -> tuple[dict, bool]:

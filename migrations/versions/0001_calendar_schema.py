@@ -47,7 +47,8 @@ def upgrade():
     )
     op.create_index(op.f('ix_idempotency_keys_created_at'), 'idempotency_keys', ['created_at'], unique=False, schema='calendar')
     op.create_table('outbox_events',
-    sa.Column('sequence', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('row_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('sequence', sa.BigInteger(), nullable=True),
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('type', sa.String(length=64), nullable=False),
     sa.Column('routing_key', sa.String(length=64), nullable=False),
@@ -56,10 +57,12 @@ def upgrade():
     sa.Column('published_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('attempts', sa.Integer(), server_default='0', nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
-    sa.PrimaryKeyConstraint('sequence', name=op.f('pk_outbox_events')),
+    sa.PrimaryKeyConstraint('row_id', name=op.f('pk_outbox_events')),
     sa.UniqueConstraint('id', name=op.f('uq_outbox_events_id')),
+    sa.UniqueConstraint('sequence', name=op.f('uq_outbox_events_sequence')),
     schema='calendar'
     )
+    op.create_index('ix_outbox_events_unsequenced', 'outbox_events', ['row_id'], unique=False, schema='calendar', postgresql_where=sa.text('sequence IS NULL'), sqlite_where=sa.text('sequence IS NULL'))
     op.create_index('ix_outbox_events_unpublished', 'outbox_events', ['sequence'], unique=False, schema='calendar', postgresql_where=sa.text('published_at IS NULL'), sqlite_where=sa.text('published_at IS NULL'))
     op.create_table('slots',
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -114,7 +117,8 @@ def downgrade():
     op.drop_index('ix_slots_locked_until', table_name='slots', schema='calendar')
     op.drop_index('ix_slots_hub_start', table_name='slots', schema='calendar')
     op.drop_table('slots', schema='calendar')
-    op.drop_index('ix_outbox_events_unpublished', table_name='outbox_events', schema='calendar', postgresql_where=sa.text('published_at IS NULL'), sqlite_where=sa.text('published_at IS NULL'))
+    op.drop_index('ix_outbox_events_unpublished', table_name='outbox_events', schema='calendar')
+    op.drop_index('ix_outbox_events_unsequenced', table_name='outbox_events', schema='calendar')
     op.drop_table('outbox_events', schema='calendar')
     op.drop_index(op.f('ix_idempotency_keys_created_at'), table_name='idempotency_keys', schema='calendar')
     op.drop_table('idempotency_keys', schema='calendar')

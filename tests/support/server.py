@@ -61,3 +61,19 @@ def start_gunicorn(env: dict[str, str], log_dir: Path, workers: int = 2, threads
             time.sleep(0.1)
     server.stop()
     raise RuntimeError(f"gunicorn did not answer within 30 s:\n{server.log()}")
+
+
+def start_worker(env: dict[str, str], log_dir: Path, name: str = "worker",
+                 listen: bool = True) -> Server:
+    """Start `flask --app wsgi worker` (a separate process, as in production)."""
+    log_path = log_dir / f"{name}-{free_port()}.log"
+    command = [sys.executable, "-m", "flask", "--app", "wsgi", "worker"]
+    process = subprocess.Popen(command if listen else [*command, "--no-listener"],
+                               cwd=ROOT, env={**os.environ, **env},
+                               stdout=log_path.open("wb"), stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and "worker started" not in log_path.read_text(errors="replace"):
+        if process.poll() is not None:
+            raise RuntimeError(f"worker exited early:\n{log_path.read_text()}")
+        time.sleep(0.1)
+    return Server("", process, log_path)

@@ -1,0 +1,32 @@
+"""Housekeeping run by the worker: old published events, old idempotency keys."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import delete, func, select
+
+from app.models import IdempotencyRecord, OutboxEvent
+from app.services.uow import db_now, unit_of_work
+
+
+def purge_published_events() -> int:
+    """Delete events published more than OUTBOX_RETENTION_DAYS ago.
+
+    The newest sequenced row is always kept: the relay numbers new events
+    after it, so the feed's `sequence` never goes back.
+    """
+    with unit_of_work() as session:
+        cutoff = db_now(session) - timedelta(days=current_app.config["OUTBOX_RETENTION_DAYS"])
+        newest = select(func.max(OutboxEvent.sequence)).scalar_subquery()
+        return session.execute(
+            delete(OutboxEvent).where(OutboxEvent.published_at < cutoff, OutboxEvent.sequence < newest)
+        ).rowcount
+
+
+def purge_idempotency_keys() -> int:
+    """Forget Idempotency-Keys older than IDEMPOTENCY_TTL_HOURS (at least 24 h)."""
+    with unit_of_work() as session:
+        cutoff = db_now(session) - timedelta(hours=current_app.config["IDEMPOTENCY_TTL_HOURS"])
+        return session.execute(
+            delete(IdempotencyRecord).where(IdempotencyRecord.created_at < cutoff)).rowcount

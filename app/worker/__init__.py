@@ -1,0 +1,82 @@
+"""The background worker: expiry listener, sweeper and outbox relay.
+
+`flask --app wsgi worker` runs them in one process until SIGTERM/SIGINT;
+`start_in_background(app)` runs the same loops beside a web server (the
+embedded default of scripts/run). Several workers may run against the same
+stores: the relay leads one at a time, the sweeper skips locked rows, and
+every expiry is conditional.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+from flask import Flask
+
+from app.extensions import db
+from app.locking import slot_gate
+from app.services.expiry import expire_due_holds
+from app.worker.expiry_listener import ExpiryListener
+from app.worker.loops import relay_loop, sweeper_loop
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    """Owns the loop threads and the events that stop or wake them."""
+
+    def __init__(self, app: Flask, listen: bool = True) -> None:
+        self.app = app
+        self.stop_event = threading.Event()
+        self.wake_sweeper = threading.Event()
+        self.listen = listen
+        self.threads: list[threading.Thread] = []
+
+    def start(self) -> "Worker":
+        loops = {"relay": (relay_loop, (self.app, self.stop_event)),
+                 "sweeper": (sweeper_loop, (self.app, self.stop_event, self.wake_sweeper))}
+        with self.app.app_context():
+            gate = slot_gate()
+        if self.listen and gate.configured:
+            listener = ExpiryListener(gate, self._expire_slot, self.wake_sweeper.set, self.stop_event)
+            loops["expiry-listener"] = (listener.run, ())
+        for name, (target, args) in loops.items():
+            thread = threading.Thread(target=target, args=args, name=f"calendar-{name}", daemon=True)
+            thread.start()
+            self.threads.append(thread)
+        log.info("worker started: %s", ", ".join(loops))
+        return self
+
+    def _expire_slot(self, slot_id) -> int:
+        with self.app.app_context():
+            try:
+                return expire_due_holds(slot_id=slot_id)
+            finally:
+                db.session.remove()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.stop_event.set()
+        self.wake_sweeper.set()
+        for thread in self.threads:
+            thread.join(timeout)
+        log.info("worker stopped")
+
+    def run_until_signalled(self) -> None:
+        """Run in the foreground until SIGTERM or SIGINT, then stop cleanly."""
+        def _signalled(signum, _frame):
+            log.info("received %s, stopping", signal.Signals(signum).name)
+            self.stop_event.set()
+            self.wake_sweeper.set()
+
+        signal.signal(signal.SIGTERM, _signalled)
+        signal.signal(signal.SIGINT, _signalled)
+        self.start()
+        while not self.stop_event.wait(1.0):
+            pass
+        self.stop()
+
+
+def start_in_background(app: Flask) -> Worker:
+    """Run the worker's loops as daemon threads of the current process."""
+    return Worker(app).start()

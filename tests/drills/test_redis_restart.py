@@ -1,0 +1,60 @@
+"""Redis stopped and restarted: holds keep working on PostgreSQL, expiry resumes by itself."""
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+import redis
+
+from app.extensions import db
+from app.models import Booking
+from tests.e2e.conftest import race
+from tests.support import stores
+from tests.support.amqp import EventQueue
+from tests.support.factories import make_hub, make_slots
+
+pytestmark = pytest.mark.drill
+
+
+def test_no_double_booking_while_redis_is_down(gunicorn_server, make_app, redis_drill):
+    app = make_app()
+    with app.app_context():
+        slot = make_slots(make_hub(), 1)[0]
+    redis_drill.stop()
+    results = race(gunicorn_server.base_url, [slot.id], 30)
+    redis_drill.start()
+    assert sorted(status for _, status in results) == [201] + [409] * 29
+
+
+def test_listener_reapplies_notifications_and_resubscribes_after_restart(
+        make_app, run_worker, redis_drill):
+    from app.services.holds import HoldRequest, hold_slot
+
+    app = make_app(RABBITMQ_URL=stores.RABBITMQ_URL, SLOT_LOCK_SECONDS="1",
+                   SWEEP_INTERVAL_SECONDS="3600")
+    queue = EventQueue()
+    try:
+        run_worker(app)
+        time.sleep(0.5)
+        redis_drill.stop()
+        time.sleep(1.0)
+        redis_drill.start()  # a fresh Redis: notify-keyspace-events is empty again
+        client = redis.Redis.from_url(stores.REDIS_URL)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if "x" in client.config_get("notify-keyspace-events")["notify-keyspace-events"]:
+                break
+            time.sleep(0.2)
+        assert "x" in client.config_get("notify-keyspace-events")["notify-keyspace-events"]
+        time.sleep(0.5)
+        with app.app_context():
+            booking = hold_slot(HoldRequest(make_slots(make_hub(), 1)[0].id, uuid.uuid4(),
+                                            "c@example.com"))
+        received = queue.collect(4, timeout=10)
+        assert sorted(m.type for m in received) == ["BookingCreated", "BookingExpired",
+                                                    "SlotLocked", "SlotUnlocked"]
+        with app.app_context():
+            assert db.session.get(Booking, booking.id).status == "expired"
+    finally:
+        queue.delete()

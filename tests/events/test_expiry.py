@@ -1,0 +1,114 @@
+"""Holds that run out: Redis notifications, the sweeper, several workers at once."""
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Booking, Slot
+from app.services.holds import HoldRequest, hold_slot
+from app.services.hubs import list_free_slots
+from tests.conftest import service_env
+from tests.support import stores
+from tests.support.factories import make_hub, make_slots
+from tests.support.server import start_worker
+
+
+def hold_all(slots):
+    return [hold_slot(HoldRequest(s.id, uuid.uuid4(), "c@example.com")) for s in slots]
+
+
+def assert_expired_once_each(received, bookings):
+    ids = {str(b.id) for b in bookings}
+    counts = Counter((m.type, m.body["data"]["booking_id"]) for m in received
+                     if m.type in ("BookingExpired", "SlotUnlocked"))
+    assert counts == Counter({(t, i): 1 for i in ids for t in ("BookingExpired", "SlotUnlocked")})
+    assert len({m.body["id"] for m in received}) == len(received)  # no duplicate message
+
+
+def test_redis_expiry_notification_expires_hold_within_two_seconds(broker_app, queue, run_worker,
+                                                                    redis_client):
+    # The sweeper is all but off: only the keyspace notification can do it.
+    app = broker_app(SLOT_LOCK_SECONDS="2", SWEEP_INTERVAL_SECONDS="3600")
+    run_worker(app)
+    time.sleep(0.5)  # let the listener subscribe
+    with app.app_context():
+        slots = make_slots(make_hub(), 3)
+        bookings = hold_all(slots)
+    received = queue.collect(12, timeout=10)
+    arrival = time.time()
+    assert_expired_once_each(received, bookings)
+    config = redis_client.config_get("notify-keyspace-events")["notify-keyspace-events"]
+    assert "E" in config and ("x" in config or "A" in config)
+    latest_deadline = max(b.hold_expires_at for b in bookings).timestamp()
+    assert arrival - latest_deadline < 2.0 + 0.8  # 0.7 s of it is collect()'s quiet wait
+    with app.app_context():
+        statuses = db.session.scalars(select(Slot.status).where(Slot.id.in_([s.id for s in slots])))
+        assert set(statuses) == {"available"}
+        listed = {s.id for s in list_free_slots(slots[0].hub_id, _local_date(slots[0])).slots}
+        assert {s.id for s in slots} <= listed
+
+
+def _local_date(slot):
+    from zoneinfo import ZoneInfo
+
+    return slot.starts_at.astimezone(ZoneInfo("America/Jamaica")).date()
+
+
+def test_sweeper_alone_expires_every_hold_when_no_listener(broker_app, queue, run_worker):
+    app = broker_app(SLOT_LOCK_SECONDS="1", SWEEP_INTERVAL_SECONDS="0.5")
+    run_worker(app, listen=False)
+    with app.app_context():
+        bookings = hold_all(make_slots(make_hub(), 5))
+    received = queue.collect(20, timeout=10)
+    assert_expired_once_each(received, bookings)
+    with app.app_context():
+        assert set(db.session.scalars(select(Booking.status))) == {"expired"}
+
+
+def test_sweeper_alone_without_redis(broker_app, queue, run_worker):
+    app = broker_app(REDIS_URL="", SLOT_LOCK_SECONDS="1", SWEEP_INTERVAL_SECONDS="0.5")
+    worker = run_worker(app)
+    assert [t.name for t in worker.threads] == ["calendar-relay", "calendar-sweeper"]
+    with app.app_context():
+        bookings = hold_all(make_slots(make_hub(), 3))
+    assert_expired_once_each(queue.collect(12, timeout=10), bookings)
+
+
+@pytest.mark.e2e
+def test_two_worker_processes_emit_each_transition_once(pg_url, broker_app, queue, tmp_path):
+    env = service_env(pg_url, RABBITMQ_URL=stores.RABBITMQ_URL, SWEEP_INTERVAL_SECONDS="0.3")
+    workers = [start_worker(env, tmp_path, f"worker{i}") for i in range(2)]
+    try:
+        app = broker_app(SLOT_LOCK_SECONDS="1")
+        with app.app_context():
+            bookings = hold_all(make_slots(make_hub(), 10))
+        received = queue.collect(40, timeout=15)
+    finally:
+        for worker in workers:
+            worker.stop()
+    assert [w.process.returncode for w in workers] == [0, 0]  # clean SIGTERM shutdown
+    assert Counter(m.type for m in received) == {"BookingCreated": 10, "SlotLocked": 10,
+                                                 "BookingExpired": 10, "SlotUnlocked": 10}
+    assert_expired_once_each(received, bookings)
+
+
+def test_late_or_duplicate_notification_is_harmless(broker_app):
+    """An expiry for a hold that was confirmed, or re-held, changes nothing."""
+    from app.services.bookings import confirm_booking
+    from app.services.expiry import expire_due_holds
+
+    app = broker_app(SLOT_LOCK_SECONDS="1")
+    with app.app_context():
+        slot = make_slots(make_hub(), 1)[0]
+        booking = hold_all([slot])[0]
+        confirm_booking(booking.id)
+        time.sleep(1.1)
+        assert expire_due_holds(slot_id=slot.id) == 0
+        assert db.session.get(Booking, booking.id, populate_existing=True).status == "confirmed"
+        assert datetime.now(timezone.utc) > booking.hold_expires_at

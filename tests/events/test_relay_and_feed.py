@@ -1,0 +1,124 @@
+"""The relay (ordering, no double publish) and the event feed."""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+from sqlalchemy import func, select
+
+from app.events import record_event
+from app.events.publishers import PikaPublisher
+from app.events.relay import publish_pending, sequence_pending
+from app.extensions import db
+from app.models import OutboxEvent
+from app.services.uow import db_now
+from tests.conftest import API_KEY
+from tests.support import stores
+
+
+def write_events(count: int) -> None:
+    now = db_now(db.session)
+    for i in range(count):
+        record_event(db.session, "SlotLocked", {"slot_id": str(uuid.uuid4()), "n": i}, now)
+    db.session.commit()
+
+
+def test_concurrent_relays_publish_each_event_once_in_order(broker_app, queue):
+    app = broker_app()
+    with app.app_context():
+        write_events(300)
+
+    def unpublished() -> int:
+        count = db.session.scalar(select(func.count()).select_from(OutboxEvent)
+                                  .where(OutboxEvent.published_at.is_(None)))
+        db.session.rollback()
+        return count
+
+    def relay():
+        with app.app_context():
+            publisher = PikaPublisher(stores.RABBITMQ_URL, stores.EXCHANGE)
+            deadline = time.monotonic() + 20
+            try:
+                while unpublished() and time.monotonic() < deadline:
+                    sequence_pending(batch=50)
+                    publish_pending(publisher, batch=25)
+            finally:
+                publisher.close()
+                db.session.remove()
+
+    threads = [threading.Thread(target=relay) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    received = queue.collect(300)
+    assert len(received) == 300
+    assert len({m.properties.message_id for m in received}) == 300
+    assert [m.body["data"]["n"] for m in received] == list(range(300))
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(OutboxEvent)
+                                 .where(OutboxEvent.published_at.is_(None))) == 0
+
+
+def test_feed_returns_events_in_order_and_resumes_after(make_app):
+    app = make_app(API_KEYS=API_KEY)
+    client = app.test_client()
+    auth = {"Authorization": f"Bearer {API_KEY}"}
+    with app.app_context():
+        write_events(5)
+        sequence_pending()
+    assert client.get("/api/v1/events").status_code == 401
+    first = client.get("/api/v1/events?after=0&limit=3", headers=auth).get_json()
+    assert [e["sequence"] for e in first["events"]] == [1, 2, 3]
+    assert first["next_after"] == 3
+    event = first["events"][0]
+    assert set(event) == {"sequence", "id", "type", "version", "occurred_at", "data"}
+    rest = client.get(f"/api/v1/events?after={first['next_after']}", headers=auth).get_json()
+    assert [e["sequence"] for e in rest["events"]] == [4, 5] and rest["next_after"] == 5
+    empty = client.get("/api/v1/events?after=5", headers=auth).get_json()
+    assert empty == {"events": [], "next_after": 5}
+    assert client.get("/api/v1/events?after=-1", headers=auth).status_code == 422
+    assert client.get("/api/v1/events?limit=0", headers=auth).status_code == 422
+
+
+def test_feed_numbers_a_late_committing_event_after_what_was_already_read(make_app):
+    """A transaction that inserted first but commits last must not be skipped by readers."""
+    app = make_app()
+    with app.app_context():
+        late = db.session
+        record_event(late, "SlotLocked", {"n": "late"}, db_now(late))
+        late.flush()  # row_id taken, not committed
+
+        def early():
+            with app.app_context():
+                write_events(1)
+                sequence_pending()
+                db.session.remove()
+
+        t = threading.Thread(target=early)
+        t.start()
+        t.join()
+        late.commit()
+        sequence_pending()
+        rows = db.session.scalars(select(OutboxEvent).order_by(OutboxEvent.sequence)).all()
+    assert [r.payload["n"] for r in rows] == [0, "late"]
+    assert [r.sequence for r in rows] == [1, 2]
+    assert rows[1].row_id < rows[0].row_id
+
+
+def test_purge_keeps_recent_and_newest_events(make_app):
+    from datetime import timedelta
+
+    from app.services.maintenance import purge_published_events
+
+    app = make_app(OUTBOX_RETENTION_DAYS="7")
+    with app.app_context():
+        write_events(3)
+        sequence_pending()
+        old = db_now(db.session) - timedelta(days=8)
+        for row in db.session.scalars(select(OutboxEvent)):
+            row.published_at = old
+        db.session.commit()
+        assert purge_published_events() == 2
+        assert db.session.scalars(select(OutboxEvent.sequence)).all() == [3]

@@ -1,0 +1,75 @@
+"""A real RabbitMQ queue bound to this run's exchange, to read what was published."""
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+
+import pika
+
+from tests.support import stores
+
+
+@dataclass
+class Received:
+    routing_key: str
+    properties: pika.BasicProperties
+    body: dict
+
+    @property
+    def type(self) -> str:
+        return self.body["type"]
+
+
+class EventQueue:
+    """A durable queue (survives a broker app restart) bound with '#'."""
+
+    def __init__(self, exchange: str = stores.EXCHANGE) -> None:
+        self.exchange = exchange
+        self.name = f"calendar-test-{uuid.uuid4().hex[:8]}"
+        self._connect()
+        self.channel.exchange_declare(exchange, exchange_type="topic", durable=True)
+        self.channel.queue_declare(self.name, durable=True)
+        self.channel.queue_bind(self.name, exchange, routing_key="#")
+
+    def _connect(self) -> None:
+        self.connection = pika.BlockingConnection(pika.URLParameters(stores.RABBITMQ_URL))
+        self.channel = self.connection.channel()
+
+    def reconnect(self) -> None:
+        try:
+            self.connection.close()
+        except Exception:
+            pass
+        self._connect()
+
+    def collect(self, count: int, timeout: float = 15.0) -> list[Received]:
+        """Read until `count` messages arrived or `timeout`; then a short quiet wait for extras."""
+        received: list[Received] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and len(received) < count:
+            self._drain(received)
+            if len(received) < count:
+                self.connection.sleep(0.05)
+        quiet_until = time.monotonic() + 0.7  # duplicates would show up here
+        while time.monotonic() < quiet_until:
+            self._drain(received)
+            self.connection.sleep(0.05)
+        return received
+
+    def _drain(self, into: list[Received]) -> None:
+        while True:
+            method, properties, body = self.channel.basic_get(self.name, auto_ack=True)
+            if method is None:
+                return
+            into.append(Received(method.routing_key, properties, json.loads(body)))
+
+    def delete(self) -> None:
+        try:
+            if not self.connection.is_open:
+                self._connect()
+            self.channel.queue_delete(self.name)
+            self.connection.close()
+        except Exception:
+            pass
