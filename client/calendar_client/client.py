@@ -1,0 +1,206 @@
+"""`CalendarClient`: typed calls to the Calendar service over one pooled session.
+
+Every call goes through `request_raw`, which owns the transport concerns
+(auth header, timeouts, request id, idempotency key, retries through the
+session's adapter) and turns network failures and 5xx into
+`CalendarUnavailable`. The typed methods add only "error status -> typed
+exception" and "JSON -> dataclass" on top.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Callable, TypeVar
+
+import requests
+
+from calendar_client.errors import CalendarError, CalendarUnavailable, error_from_response
+from calendar_client.retry import build_retry, build_session
+from calendar_client.types import Booking, EventPage, Health, Hub, SlotList
+
+__version__ = "0.1.0"
+DEFAULT_BASE_URL = "http://localhost:8002"
+T = TypeVar("T")
+Id = uuid.UUID | str
+
+
+@dataclass(frozen=True)
+class RawResponse:
+    """A service answer below 500: status, parsed JSON (None if not JSON), raw bytes, headers."""
+
+    status: int
+    body: Any
+    content: bytes
+    headers: Mapping[str, str]
+
+
+class CalendarClient:
+    """Client of the Calendar service; safe to share between threads of one process.
+
+    `base_url` and `api_key` default to `CALENDAR_SERVICE_URL` and
+    `CALENDAR_API_KEY`. Each call is retried up to `retries` times on
+    connection errors, read timeouts and 502/503/504 (POSTs too: they always
+    carry an Idempotency-Key, see `calendar_client.retry`).
+    """
+
+    def __init__(self, base_url: str | None = None, api_key: str | None = None, *,
+                 connect_timeout: float = 2.0, read_timeout: float = 5.0, retries: int = 3,
+                 backoff_factor: float = 0.2, retry_after_cap: float = 2.0,
+                 pool_maxsize: int = 10) -> None:
+        self.base_url = (base_url or os.environ.get("CALENDAR_SERVICE_URL")
+                         or DEFAULT_BASE_URL).rstrip("/")
+        self.api_key = api_key if api_key is not None else os.environ.get("CALENDAR_API_KEY")
+        self.timeout = (connect_timeout, read_timeout)
+        self._session = build_session(build_retry(retries, backoff_factor, retry_after_cap),
+                                      pool_maxsize)
+        self._session.headers.update({"Accept": "application/json",
+                                      "User-Agent": f"itadias-calendar-client/{__version__}"})
+        if self.api_key:
+            self._session.headers["Authorization"] = f"Bearer {self.api_key}"
+
+    def __repr__(self) -> str:
+        # Never show the key: reprs end up in logs.
+        return f"CalendarClient(base_url={self.base_url!r})"
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._session.close()
+
+    def __enter__(self) -> CalendarClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- transport -----------------------------------------------------------
+
+    def request_raw(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+                    json: Any = None, idempotency_key: str | None = None,
+                    request_id: str | None = None) -> RawResponse:
+        """Send one logical request and return any answer below 500 as it came.
+
+        A POST always carries an Idempotency-Key (`idempotency_key` or a fresh
+        uuid4); it is generated here, once, so every retry of this call reuses
+        it. Raises `CalendarUnavailable` for network errors, timeouts and 5xx
+        (after retries), `CalendarError` for a 2xx that is not JSON.
+        """
+        method = method.upper()
+        headers: dict[str, str] = {}
+        if request_id:
+            headers["X-Request-ID"] = request_id
+        if method == "POST":
+            headers["Idempotency-Key"] = idempotency_key or str(uuid.uuid4())
+        try:
+            response = self._session.request(method, self.base_url + path, params=params,
+                                             json=json, headers=headers, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise CalendarUnavailable(f"calendar service unreachable: {type(exc).__name__}: {exc}"
+                                      ) from exc
+        body = _json_or_none(response)
+        if response.status_code >= 500:
+            raise error_from_response(response.status_code, body)
+        if body is None and response.status_code < 400:
+            raise CalendarError("calendar service answered without a JSON body",
+                                status=response.status_code)
+        return RawResponse(response.status_code, body, response.content, response.headers)
+
+    def _call(self, parse: Callable[[Any], T], method: str, path: str,
+              **kwargs: Any) -> T:
+        """`request_raw`, then a typed exception for 4xx or `parse` of the JSON body."""
+        raw = self.request_raw(method, path, **kwargs)
+        if raw.status >= 400:
+            raise error_from_response(raw.status, raw.body)
+        try:
+            return parse(raw.body)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CalendarError(f"unexpected response from {method} {path}: {exc!r}",
+                                status=raw.status) from exc
+
+    # -- the service's API ---------------------------------------------------
+
+    def health(self, *, request_id: str | None = None) -> Health:
+        """The service's self-check; a 503 (database down) raises CalendarUnavailable."""
+        return self._call(Health.from_json, "GET", "/health", request_id=request_id)
+
+    def list_hubs(self, *, request_id: str | None = None) -> list[Hub]:
+        """All hubs."""
+        return self._call(lambda body: [Hub.from_json(item) for item in body],
+                          "GET", "/api/v1/hubs", request_id=request_id)
+
+    def get_hub(self, hub_id: Id, *, request_id: str | None = None) -> Hub:
+        """One hub; NotFound if unknown."""
+        return self._call(Hub.from_json, "GET", f"/api/v1/hubs/{_segment(hub_id)}",
+                          request_id=request_id)
+
+    def list_slots(self, hub_id: Id, date: dt.date | str, *,
+                   request_id: str | None = None) -> SlotList:
+        """The slots of `hub_id` on the hub-local `date` (a date or 'YYYY-MM-DD').
+
+        Strings are passed on unchecked: the service is the one judge of
+        valid input and answers ValidationFailed.
+        """
+        if isinstance(date, dt.datetime):
+            # A datetime's calendar day depends on a time zone we would have to guess.
+            raise TypeError("list_slots wants a date, not a datetime")
+        day = date.isoformat() if isinstance(date, dt.date) else date
+        return self._call(SlotList.from_json, "GET", "/api/v1/slots",
+                          params={"hub": str(hub_id), "date": day}, request_id=request_id)
+
+    def create_booking(self, slot_id: Id, candidate_id: Id, contact_email: str,
+                       session_id: str | None = None, idempotency_key: str | None = None, *,
+                       request_id: str | None = None) -> Booking:
+        """Hold `slot_id` for the candidate (a `pending` booking, 15 minutes).
+
+        Raises SlotUnavailable, HoldLimitReached, NotFound or ValidationFailed.
+        """
+        payload: dict[str, Any] = {"slot_id": str(slot_id), "candidate_id": str(candidate_id),
+                                   "contact_email": contact_email}
+        if session_id is not None:
+            payload["session_id"] = session_id
+        return self._call(Booking.from_json, "POST", "/api/v1/bookings", json=payload,
+                          idempotency_key=idempotency_key, request_id=request_id)
+
+    def get_booking(self, booking_id: Id, *, request_id: str | None = None) -> Booking:
+        """One booking; NotFound if unknown."""
+        return self._call(Booking.from_json, "GET", f"/api/v1/bookings/{_segment(booking_id)}",
+                          request_id=request_id)
+
+    def confirm_booking(self, booking_id: Id, idempotency_key: str | None = None, *,
+                        request_id: str | None = None) -> Booking:
+        """Confirm a pending hold (idempotent); HoldExpired or InvalidState otherwise."""
+        return self._call(Booking.from_json, "POST",
+                          f"/api/v1/bookings/{_segment(booking_id)}/confirm",
+                          idempotency_key=idempotency_key, request_id=request_id)
+
+    def cancel_booking(self, booking_id: Id, idempotency_key: str | None = None, *,
+                       request_id: str | None = None) -> Booking:
+        """Cancel a hold or booking (idempotent); HoldExpired if the hold ran out."""
+        return self._call(Booking.from_json, "POST",
+                          f"/api/v1/bookings/{_segment(booking_id)}/cancel",
+                          idempotency_key=idempotency_key, request_id=request_id)
+
+    def events(self, after: int = 0, limit: int = 100, *,
+               request_id: str | None = None) -> EventPage:
+        """Up to `limit` events with a sequence above `after`."""
+        return self._call(EventPage.from_json, "GET", "/api/v1/events",
+                          params={"after": after, "limit": limit}, request_id=request_id)
+
+
+def _segment(resource_id: Id) -> str:
+    """A resource id as a URL path segment.
+
+    Ids are UUIDs; anything else is refused here, because an arbitrary string
+    such as `..` would be resolved as a path and reach a different endpoint.
+    """
+    return str(resource_id if isinstance(resource_id, uuid.UUID) else uuid.UUID(str(resource_id)))
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    """The parsed JSON body, or None when the body is empty or not JSON."""
+    try:
+        return response.json()
+    except ValueError:
+        return None

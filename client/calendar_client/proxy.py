@@ -1,0 +1,145 @@
+"""A Flask blueprint that exposes the Calendar service to the platform's front end.
+
+    app.register_blueprint(create_calendar_proxy())
+
+It is a pass-through, not a second API: 2xx and 4xx answers keep the
+service's status and JSON bytes, so the front end sees exactly the service's
+error shape. Anything that means "the service is not answering" (down,
+timeout, 5xx after the client's retries) becomes one 503 in that same shape,
+and no request waits longer than the client's timeouts and retries allow. The proxy's own refusals
+(non-JSON body, missing parameter, malformed id) use the same shape too.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from http import HTTPStatus
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from calendar_client.client import CalendarClient, RawResponse
+from calendar_client.errors import CalendarError
+
+log = logging.getLogger(__name__)
+# Anything else (too long, odd characters) is replaced, not forwarded: the id
+# ends up in the service's logs and headers.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def error_response(status: int, message: str, **extra: Any) -> Response:
+    """The Calendar service's error shape, for errors the proxy produces itself."""
+    response = jsonify({"code": status, "status": _phrase(status), "message": message, **extra})
+    response.status_code = status
+    return response
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:  # a status Python does not name, e.g. nginx's 499
+        return f"HTTP {status}"
+
+
+def _relay(raw: RawResponse) -> Response:
+    """The service's answer, unchanged; a non-JSON 4xx gets the error shape."""
+    if raw.body is None:
+        return error_response(raw.status, _phrase(raw.status))
+    return Response(raw.content, status=raw.status, mimetype="application/json")
+
+
+def _booking_path(booking_id: str, action: str = "") -> str | None:
+    """The service path for a booking, or None when the id is not a UUID."""
+    try:
+        return f"/api/v1/bookings/{uuid.UUID(booking_id)}{action}"
+    except ValueError:
+        return None
+
+
+def create_calendar_proxy(client: CalendarClient | None = None, url_prefix: str = "/api/calendar",
+                          **client_kwargs: Any) -> Blueprint:
+    """A blueprint forwarding `url_prefix`/... to the Calendar service.
+
+    `client` defaults to `CalendarClient(**client_kwargs)`, i.e. the
+    CALENDAR_SERVICE_URL / CALENDAR_API_KEY environment.
+    """
+    calendar = client if client is not None else CalendarClient(**client_kwargs)
+    bp = Blueprint("calendar_proxy", __name__, url_prefix=url_prefix)
+
+    def forward(method: str, path: str, **kwargs: Any) -> Response:
+        try:
+            raw = calendar.request_raw(method, path, request_id=g.calendar_request_id,
+                                       idempotency_key=request.headers.get("Idempotency-Key"),
+                                       **kwargs)
+        except CalendarError as exc:
+            log.warning("calendar %s %s failed (request %s): %r", method, path,
+                        g.calendar_request_id, exc)
+            return error_response(503, "calendar service unavailable")
+        return _relay(raw)
+
+    @bp.before_request
+    def assign_request_id() -> None:
+        incoming = request.headers.get("X-Request-ID", "")
+        g.calendar_request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+
+    @bp.after_request
+    def echo_request_id(response: Response) -> Response:
+        if "calendar_request_id" in g:
+            response.headers["X-Request-ID"] = g.calendar_request_id
+        return response
+
+    @bp.errorhandler(Exception)
+    def unexpected_error(exc: Exception) -> Response:
+        # Keep the one JSON shape even for our own bugs; the trace goes to the log only.
+        if isinstance(exc, HTTPException) and exc.code:
+            return error_response(exc.code, exc.description or _phrase(exc.code))
+        log.exception("calendar proxy failed")
+        return error_response(500, "internal error")
+
+    @bp.get("/health")
+    def health() -> Response:
+        """The Calendar service's health."""
+        return forward("GET", "/health")
+
+    @bp.get("/slots")
+    def slots() -> Response:
+        """Slots of `hub_id` on the hub-local `date` (YYYY-MM-DD)."""
+        missing = {name: ["Missing data for required field."]
+                   for name in ("hub_id", "date") if not request.args.get(name)}
+        if missing:
+            return error_response(422, "the input is invalid", errors={"query": missing})
+        return forward("GET", "/api/v1/slots",
+                       params={"hub": request.args["hub_id"], "date": request.args["date"]})
+
+    @bp.post("/bookings")
+    def create_booking() -> Response:
+        """Hold a slot; the JSON body goes to the service as it is."""
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return error_response(400, "the request body must be a JSON object")
+        return forward("POST", "/api/v1/bookings", json=body)
+
+    def booking_call(method: str, booking_id: str, action: str = "") -> Response:
+        path = _booking_path(booking_id, action)
+        if path is None:
+            return error_response(404, "not found")
+        return forward(method, path)
+
+    @bp.get("/bookings/<booking_id>")
+    def get_booking(booking_id: str) -> Response:
+        """One booking."""
+        return booking_call("GET", booking_id)
+
+    @bp.post("/bookings/<booking_id>/confirm")
+    def confirm_booking(booking_id: str) -> Response:
+        """Confirm a held booking."""
+        return booking_call("POST", booking_id, "/confirm")
+
+    @bp.post("/bookings/<booking_id>/cancel")
+    def cancel_booking(booking_id: str) -> Response:
+        """Cancel a hold or booking."""
+        return booking_call("POST", booking_id, "/cancel")
+
+    return bp

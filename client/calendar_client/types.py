@@ -1,0 +1,181 @@
+"""Immutable views of the Calendar service's JSON resources.
+
+Each dataclass has a `from_json` that parses the service's representation:
+ids become `uuid.UUID`, timestamps timezone-aware `datetime`s and dates
+`datetime.date`. Unknown extra fields are ignored so the service can add
+fields without breaking deployed clients; a missing required field raises
+`KeyError`/`ValueError`, which the client reports as a `CalendarError`.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+
+def parse_datetime(value: str) -> dt.datetime:
+    """Parse an ISO 8601 timestamp with offset; a trailing `Z` means UTC.
+
+    Python 3.10's `fromisoformat` does not understand `Z`, hence the rewrite.
+    """
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    parsed = dt.datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        # A naive timestamp would silently be read as local time: refuse it.
+        raise ValueError(f"timestamp without UTC offset: {value!r}")
+    return parsed
+
+
+def _optional_datetime(value: str | None) -> dt.datetime | None:
+    return None if value is None else parse_datetime(value)
+
+
+@dataclass(frozen=True)
+class Hub:
+    """A testing centre offering slots in its own time zone."""
+
+    id: uuid.UUID
+    code: str
+    name: str
+    timezone: str
+    active: bool
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Hub:
+        """Parse the service's hub representation."""
+        return cls(id=uuid.UUID(data["id"]), code=data["code"], name=data["name"],
+                   timezone=data["timezone"], active=bool(data["active"]),
+                   created_at=parse_datetime(data["created_at"]),
+                   updated_at=parse_datetime(data["updated_at"]))
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One bookable time slot; `status` is `available`, `locked` or `booked`."""
+
+    id: uuid.UUID
+    hub_id: uuid.UUID
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    status: str
+
+    @property
+    def is_available(self) -> bool:
+        """True when nobody holds or booked the slot (as of the listing)."""
+        return self.status == "available"
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Slot:
+        """Parse the service's slot representation."""
+        return cls(id=uuid.UUID(data["id"]), hub_id=uuid.UUID(data["hub_id"]),
+                   starts_at=parse_datetime(data["starts_at"]),
+                   ends_at=parse_datetime(data["ends_at"]), status=data["status"])
+
+
+@dataclass(frozen=True)
+class SlotList:
+    """The slots of one hub on one local date (in the hub's `timezone`)."""
+
+    hub_id: uuid.UUID
+    date: dt.date
+    timezone: str
+    slots: tuple[Slot, ...]
+
+    @property
+    def available(self) -> tuple[Slot, ...]:
+        """The slots nobody holds or booked."""
+        return tuple(slot for slot in self.slots if slot.is_available)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SlotList:
+        """Parse the service's `GET /api/v1/slots` answer."""
+        return cls(hub_id=uuid.UUID(data["hub_id"]), date=dt.date.fromisoformat(data["date"]),
+                   timezone=data["timezone"],
+                   slots=tuple(Slot.from_json(item) for item in data["slots"]))
+
+
+@dataclass(frozen=True)
+class Booking:
+    """A candidate's hold (`pending`) or booking of a slot.
+
+    `locked_until` is when a pending hold expires; None once it is settled.
+    """
+
+    id: uuid.UUID
+    slot_id: uuid.UUID
+    hub_id: uuid.UUID
+    candidate_id: uuid.UUID
+    contact_email: str
+    status: str
+    locked_until: dt.datetime | None
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    created_at: dt.datetime
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Booking:
+        """Parse the service's booking representation."""
+        return cls(id=uuid.UUID(data["id"]), slot_id=uuid.UUID(data["slot_id"]),
+                   hub_id=uuid.UUID(data["hub_id"]), candidate_id=uuid.UUID(data["candidate_id"]),
+                   contact_email=data["contact_email"], status=data["status"],
+                   locked_until=_optional_datetime(data.get("locked_until")),
+                   starts_at=parse_datetime(data["starts_at"]),
+                   ends_at=parse_datetime(data["ends_at"]),
+                   created_at=parse_datetime(data["created_at"]))
+
+
+@dataclass(frozen=True)
+class Health:
+    """The service's self-check: `status` is `ok` or `degraded`, `checks` per dependency."""
+
+    status: str
+    checks: Mapping[str, str]
+
+    @property
+    def ok(self) -> bool:
+        """True when every dependency answered."""
+        return self.status == "ok"
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Health:
+        """Parse the service's `GET /health` answer."""
+        return cls(status=data["status"], checks=MappingProxyType(dict(data.get("checks") or {})))
+
+
+@dataclass(frozen=True)
+class Event:
+    """One entry of the service's event feed, in `sequence` order."""
+
+    sequence: int
+    id: uuid.UUID
+    type: str
+    version: int
+    occurred_at: dt.datetime
+    data: Mapping[str, Any]
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Event:
+        """Parse one event envelope of the feed."""
+        return cls(sequence=int(data["sequence"]), id=uuid.UUID(data["id"]), type=data["type"],
+                   version=int(data["version"]), occurred_at=parse_datetime(data["occurred_at"]),
+                   data=MappingProxyType(dict(data.get("data") or {})))
+
+
+@dataclass(frozen=True)
+class EventPage:
+    """A page of the event feed; pass `next_after` as `after` to read on."""
+
+    events: tuple[Event, ...]
+    next_after: int
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> EventPage:
+        """Parse the service's `GET /api/v1/events` answer."""
+        return cls(events=tuple(Event.from_json(item) for item in data["events"]),
+                   next_after=int(data["next_after"]))

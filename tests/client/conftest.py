@@ -1,0 +1,69 @@
+"""Fixtures for the client and proxy tests: scripted servers and fast-failing clients.
+
+The `live_service` fixture used by test_contract.py is not defined here: it
+belongs to the service's own tests/conftest.py.
+"""
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from calendar_client import CalendarClient
+
+from .servers import ScriptedServer, Script
+
+# Small enough that timeout tests take about a second, large enough that a
+# loaded CI machine still answers a local request in time.
+FAST = {"connect_timeout": 0.5, "read_timeout": 0.3, "retries": 2, "backoff_factor": 0.05}
+
+
+@pytest.fixture(autouse=True)
+def _clean_stores(request: pytest.FixtureRequest) -> None:
+    """Override of the suite's store cleanup: only tests of the live service need it.
+
+    The unit and proxy tests talk to scripted servers, so they should neither
+    need nor wait for PostgreSQL and Redis. Asking for the same name from
+    inside the override runs the suite's own fixture (tests/conftest.py).
+    """
+    if "live_service" in request.fixturenames:
+        request.getfixturevalue("_clean_stores")
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[Script], ScriptedServer]]:
+    """Start scripted servers; all are stopped after the test."""
+    servers: list[ScriptedServer] = []
+
+    def start(script: Script) -> ScriptedServer:
+        servers.append(ScriptedServer(script).start())
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def make_client() -> Iterator[Callable[..., CalendarClient]]:
+    """Build clients with short timeouts and backoff (overridable); closed after the test."""
+    clients: list[CalendarClient] = []
+
+    def build(base_url: str, **kwargs: Any) -> CalendarClient:
+        clients.append(CalendarClient(base_url, **{"api_key": "", **FAST, **kwargs}))
+        return clients[-1]
+
+    yield build
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def closed_port_url() -> str:
+    """A local URL where nothing listens, so connecting is refused at once."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
