@@ -17,7 +17,7 @@ from flask.cli import with_appcontext
 from marshmallow import ValidationError, fields
 
 from app.errors import NotFound
-from app.schemas.hub import HubCreateSchema, WEEKDAYS
+from app.schemas.hub import WEEKDAYS, HubCreateSchema
 from app.services import demo, hubs, schedule
 
 
@@ -34,10 +34,11 @@ def _csv_rows(text: str) -> list[dict]:
         row = {k: v.strip() for k, v in raw.items() if k and v and v.strip()}
         if "weekdays" in row:
             days = WEEKDAYS if row["weekdays"] == "all" else [d.strip() for d in row["weekdays"].split(",")]
+            period = [row.pop("opens", "08:00"), row.pop("closes", "16:00")]
             row["schedule"] = {
                 "slot_minutes": int(row.pop("slot_minutes", 60)),
                 "examiners": int(row.pop("examiners", 1)),
-                "weekly": {d: [[row.pop("opens", "08:00"), row.pop("closes", "16:00")]] for d in days},
+                "weekly": {d: [list(period)] for d in days},
             }
             del row["weekdays"]
         rows.append(row)
@@ -54,6 +55,7 @@ def _load_rows(path: Path) -> list[dict]:
 
 @click.command("seed-hubs")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
 def seed_hubs_command(file: Path) -> None:
     """Create or update hubs from a JSON or CSV FILE (by code). All rows or none."""
     try:
@@ -69,6 +71,7 @@ def seed_hubs_command(file: Path) -> None:
 @click.option("--from", "first_day", required=True, type=click.DateTime(["%Y-%m-%d"]),
               help="First local date, YYYY-MM-DD")
 @click.option("--days", default=14, show_default=True, type=click.IntRange(1, 366))
+@with_appcontext
 def generate_slots_command(hub_ref: str, first_day, days: int) -> None:
     """Create slots from the hub's weekly schedule (idempotent, DST-correct)."""
     try:
@@ -83,6 +86,7 @@ def generate_slots_command(hub_ref: str, first_day, days: int) -> None:
 
 
 @click.command("seed-demo")
+@with_appcontext
 def seed_demo_command() -> None:
     """Create or top up the demo hub (550e8400-...-446655440000) and its slots."""
     with click.progressbar(length=demo.DEMO_DAYS, label="demo slots") as bar:

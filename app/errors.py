@@ -93,7 +93,8 @@ def error_body(status: int, message: str, **extra: object) -> dict:
 
 def _domain(err: DomainError):
     body = error_body(err.status, err.message, error=err.error, errors=err.fields.get("errors"))
-    return jsonify(body), err.status
+    headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else {}
+    return jsonify(body), err.status, headers
 
 
 def _http(err: HTTPException):
@@ -102,11 +103,12 @@ def _http(err: HTTPException):
     if data.get("message"):
         message = data["message"]
     elif messages:
-        message = "the request is malformed" if err.code == 400 else "the input is invalid"
+        message = "the body is not valid JSON" if err.code == 400 else "the input is invalid"
     else:
         message = err.description or HTTPStatus(err.code).phrase
     headers = data.get("headers") or {}
-    return jsonify(error_body(err.code, message, errors=messages)), err.code, headers
+    errors = messages if err.code == 422 else None  # per-field errors belong to 422 only
+    return jsonify(error_body(err.code, message, errors=errors)), err.code, headers
 
 
 def _database(err: DBAPIError):

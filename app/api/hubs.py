@@ -5,7 +5,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app.auth import requires_admin
-from app.schemas.hub import HubCreateSchema, HubSchema, SlotsCreateSchema, SlotsCreatedSchema
+from app.schemas.hub import HubCreateSchema, HubSchema, SlotsCreatedSchema, SlotsCreateSchema
 from app.services.hubs import add_slots, create_hub, get_hub, list_hubs
 
 blp = Blueprint("hubs", __name__, url_prefix="/api/v1/hubs", description="Testing centres")

@@ -24,11 +24,11 @@ from sqlalchemy.orm import Session
 
 from app.errors import CandidateHoldLimit, InvalidRequest, NotFound, SlotUnavailable
 from app.events import booking_event_data, record_event
+from app.locking import slot_gate
 from app.models import Booking, Hub, Slot
 from app.schemas.booking import render_booking
 from app.services import idempotency
 from app.services.expiry import expire_stale_holds_on_slot
-from app.locking import slot_gate
 from app.services.uow import db_now, is_postgres, unit_of_work
 
 _CANDIDATE_LOCK_CLASS = 0x43414C  # "CAL": namespace of our advisory locks

@@ -99,7 +99,7 @@ def add_slots(hub_id: UUID, slots: Iterable[dict[str, Any]]) -> list[Slot]:
         hub = session.scalar(select(Hub).where(Hub.id == hub_id).with_for_update())
         if hub is None:
             raise NotFound("hub not found")
-        for before, after in zip(slots, slots[1:]):
+        for before, after in zip(slots, slots[1:], strict=False):
             if before["lane"] == after["lane"] and after["starts_at"] < before["ends_at"]:
                 raise SlotOverlap("two of the given slots overlap")
         overlap = [and_(Slot.lane == s["lane"], Slot.starts_at < s["ends_at"],

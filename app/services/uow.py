@@ -1,10 +1,11 @@
 """The unit of work every service runs its changes in, and the clock it trusts.
 
 Lock decisions use the database's clock (`statement_timestamp()` on
-PostgreSQL: unlike `now()` it is not frozen at the start of a transaction that
-an earlier read may have opened), read once per unit of work, so that API processes and workers on different hosts agree on
-when a hold has run out. SQLite (the embedded default) has one host by
-definition and uses the process clock.
+PostgreSQL: unlike `now()` it is not frozen at the start of a transaction
+that an earlier read may have opened), read once per unit of work, so that
+API processes and workers on different hosts agree on when a hold has run
+out. SQLite (the embedded default) has one host by definition and uses the
+process clock.
 """
 from __future__ import annotations
 

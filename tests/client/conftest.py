@@ -10,10 +10,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-
 from calendar_client import CalendarClient
 
-from .servers import ScriptedServer, Script
+from .servers import Script, ScriptedServer
 
 # Small enough that timeout tests take about a second, large enough that a
 # loaded CI machine still answers a local request in time.

@@ -8,14 +8,33 @@ import time
 import uuid
 
 import pytest
-
-from calendar_client import (Booking, CalendarClient, CalendarError, CalendarUnavailable,
-                             HoldExpired, HoldLimitReached, InvalidState, NotFound,
-                             SlotUnavailable, Unauthorized, ValidationFailed)
+from calendar_client import (
+    Booking,
+    CalendarClient,
+    CalendarError,
+    CalendarUnavailable,
+    HoldExpired,
+    HoldLimitReached,
+    InvalidState,
+    NotFound,
+    SlotUnavailable,
+    Unauthorized,
+    ValidationFailed,
+)
 
 from .conftest import FAST
-from .payloads import (BOOKING, BOOKING_ID, CANDIDATE_ID, EVENT_PAGE, HEALTH, HUB, HUB_ID, SLOT_ID,
-                       SLOT_LIST, error)
+from .payloads import (
+    BOOKING,
+    BOOKING_ID,
+    CANDIDATE_ID,
+    EVENT_PAGE,
+    HEALTH,
+    HUB,
+    HUB_ID,
+    SLOT_ID,
+    SLOT_LIST,
+    error,
+)
 from .servers import Recorded, Reply
 
 UNAVAILABLE = Reply(503, error(503, "database unavailable, try again"))

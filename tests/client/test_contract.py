@@ -18,11 +18,20 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-from flask import Flask
-
-from calendar_client import (Booking, CalendarClient, EventPage, InvalidState, HoldLimitReached,
-                             NotFound, Slot, SlotUnavailable, Unauthorized, ValidationFailed)
+from calendar_client import (
+    Booking,
+    CalendarClient,
+    EventPage,
+    HoldLimitReached,
+    InvalidState,
+    NotFound,
+    Slot,
+    SlotUnavailable,
+    Unauthorized,
+    ValidationFailed,
+)
 from calendar_client.proxy import create_calendar_proxy
+from flask import Flask
 
 from .servers import Recorded, Reply
 

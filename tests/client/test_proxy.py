@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from flask import Flask
-
 from calendar_client.proxy import create_calendar_proxy
+from flask import Flask
 
 from .conftest import FAST
 from .payloads import BOOKING, BOOKING_ID, HEALTH, HUB_ID, SLOT_LIST, error

@@ -1,0 +1,98 @@
+"""Idempotency-Key on the booking POSTs: replays, mismatches, and refusals not remembered."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import Booking, IdempotencyRecord
+from tests.support.factories import make_hub, make_slots
+from tests.support.http import assert_error, hold_body
+
+
+def count(app, model) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(model))
+
+
+def post(client, path, key, json=None):
+    return client.post(path, json=json, headers={"Idempotency-Key": key})
+
+
+@pytest.fixture
+def slots(app):
+    with app.app_context():
+        return make_slots(make_hub(), 3)
+
+
+def test_same_key_and_body_replays_the_hold_and_books_once(app, client, slots):
+    body = hold_body(slots[0].id)
+    first = post(client, "/api/v1/bookings", "hold-1", body)
+    again = post(client, "/api/v1/bookings", "hold-1", body)
+    assert first.status_code == again.status_code == 201
+    assert "Idempotent-Replayed" not in first.headers
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json() == first.get_json()
+    assert count(app, Booking) == 1
+
+
+def test_same_key_with_a_different_body_is_422(app, client, slots):
+    assert post(client, "/api/v1/bookings", "hold-2", hold_body(slots[0].id)).status_code == 201
+    response = post(client, "/api/v1/bookings", "hold-2", hold_body(slots[1].id))
+    body = assert_error(response, 422)
+    assert "Idempotency-Key" in body["errors"]["headers"]
+    assert count(app, Booking) == 1
+
+
+def test_confirm_with_a_key_replays_the_confirmation(client, slots):
+    booking = client.post("/api/v1/bookings", json=hold_body(slots[0].id)).get_json()
+    path = f"/api/v1/bookings/{booking['id']}/confirm"
+    first = post(client, path, "confirm-1")
+    assert first.status_code == 200 and first.get_json()["status"] == "confirmed"
+    assert client.post(f"/api/v1/bookings/{booking['id']}/cancel").status_code == 200
+    # A replay answers with the stored response, not with the booking's current state.
+    again = post(client, path, "confirm-1")
+    assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json() == first.get_json()
+
+
+def test_cancel_with_a_key_replays_the_cancellation(app, client, slots):
+    booking = client.post("/api/v1/bookings", json=hold_body(slots[0].id)).get_json()
+    path = f"/api/v1/bookings/{booking['id']}/cancel"
+    first = post(client, path, "cancel-1")
+    again = post(client, path, "cancel-1")
+    assert first.status_code == again.status_code == 200
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json() == first.get_json() and first.get_json()["status"] == "cancelled"
+    assert count(app, IdempotencyRecord) == 1
+
+
+def test_refused_request_is_not_remembered_and_succeeds_when_retried(app, client, slots):
+    other = client.post("/api/v1/bookings", json=hold_body(slots[0].id)).get_json()
+    body = hold_body(slots[0].id)
+    assert_error(post(client, "/api/v1/bookings", "retry-1", body), 409, "slot_unavailable")
+    assert count(app, IdempotencyRecord) == 0
+    assert client.post(f"/api/v1/bookings/{other['id']}/cancel").status_code == 200
+    retried = post(client, "/api/v1/bookings", "retry-1", body)
+    assert retried.status_code == 201 and "Idempotent-Replayed" not in retried.headers
+    assert retried.get_json()["candidate_id"] == body["candidate_id"]
+
+
+def test_key_reused_on_another_path_is_422(client, slots):
+    assert post(client, "/api/v1/bookings", "shared", hold_body(slots[0].id)).status_code == 201
+    booking_id = uuid.uuid4()
+    assert_error(post(client, f"/api/v1/bookings/{booking_id}/confirm", "shared"), 422)
+
+
+@pytest.mark.parametrize("key", ["k" * 201, "has space", ""])
+def test_malformed_key_is_422_and_holds_nothing(app, client, slots, key):
+    response = post(client, "/api/v1/bookings", key, hold_body(slots[0].id))
+    assert "Idempotency-Key" in assert_error(response, 422)["errors"]["headers"]
+    assert count(app, Booking) == 0
+
+
+def test_key_of_200_characters_is_accepted(client, slots):
+    response = post(client, "/api/v1/bookings", "k" * 200, hold_body(slots[0].id))
+    assert response.status_code == 201
