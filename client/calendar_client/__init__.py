@@ -9,9 +9,17 @@ The Flask proxy lives in `calendar_client.proxy` and is not imported here, so
 this package needs only `requests`.
 """
 from calendar_client.client import DEFAULT_BASE_URL, CalendarClient, RawResponse, __version__
-from calendar_client.errors import (CalendarError, CalendarUnavailable, HoldExpired,
-                                    HoldLimitReached, InvalidState, NotFound, SlotUnavailable,
-                                    Unauthorized, ValidationFailed)
+from calendar_client.errors import (
+                                    CalendarError,
+                                    CalendarUnavailable,
+                                    HoldExpired,
+                                    HoldLimitReached,
+                                    InvalidState,
+                                    NotFound,
+                                    SlotUnavailable,
+                                    Unauthorized,
+                                    ValidationFailed,
+)
 from calendar_client.types import Booking, Event, EventPage, Health, Hub, Slot, SlotList
 
 __all__ = [
