@@ -28,14 +28,17 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     return value
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
+def _float(env: Mapping[str, str], name: str, default: float, minimum: float = 0.05) -> float:
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+    return value
 
 
 def _keys(env: Mapping[str, str], name: str) -> tuple[str, ...]:
@@ -58,7 +61,6 @@ class Settings:
     MAX_HOLDS_PER_CANDIDATE: int = 1
     API_KEYS: tuple[str, ...] = ()
     ADMIN_API_KEYS: tuple[str, ...] = ()
-    PORT: int = 8002
     REDIS_KEY_PREFIX: str = "calendar:"
     REDIS_TIMEOUT_SECONDS: float = 0.5
     REDIS_RETRY_SECONDS: float = 5.0
@@ -66,7 +68,6 @@ class Settings:
     SWEEP_INTERVAL_SECONDS: float = 5.0
     OUTBOX_RETENTION_DAYS: int = 7
     IDEMPOTENCY_TTL_HOURS: int = 24
-    RUN_WORKER_IN_PROCESS: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -81,7 +82,6 @@ class Settings:
             MAX_HOLDS_PER_CANDIDATE=_int(env, "MAX_HOLDS_PER_CANDIDATE", 1, minimum=1),
             API_KEYS=_keys(env, "API_KEYS"),
             ADMIN_API_KEYS=_keys(env, "ADMIN_API_KEYS"),
-            PORT=_int(env, "PORT", 8002, minimum=1),
             REDIS_KEY_PREFIX=env.get("REDIS_KEY_PREFIX", "calendar:") or "calendar:",
             REDIS_TIMEOUT_SECONDS=_float(env, "REDIS_TIMEOUT_SECONDS", 0.5),
             REDIS_RETRY_SECONDS=_float(env, "REDIS_RETRY_SECONDS", 5.0),
@@ -89,7 +89,6 @@ class Settings:
             SWEEP_INTERVAL_SECONDS=_float(env, "SWEEP_INTERVAL_SECONDS", 5.0),
             OUTBOX_RETENTION_DAYS=_int(env, "OUTBOX_RETENTION_DAYS", 7, minimum=1),
             IDEMPOTENCY_TTL_HOURS=_int(env, "IDEMPOTENCY_TTL_HOURS", 24, minimum=24),
-            RUN_WORKER_IN_PROCESS=env.get("RUN_WORKER_IN_PROCESS", "").lower() in ("1", "true", "yes"),
         )
         settings.check()
         return settings

@@ -12,6 +12,7 @@ from http import HTTPStatus
 
 from flask import Flask, jsonify
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ def _http(err: HTTPException):
     return jsonify(error_body(err.code, message, errors=errors)), err.code, headers
 
 
-def _database(err: DBAPIError):
+def _database(err: Exception):
     log.error("database error: %s", err.__class__.__name__, exc_info=err)
     return jsonify(error_body(503, "database unavailable, try again")), 503, {"Retry-After": "1"}
 
@@ -126,6 +127,7 @@ def register_errorhandlers(app: Flask) -> None:
     app.register_error_handler(DomainError, _domain)
     app.register_error_handler(HTTPException, _http)
     app.register_error_handler(OperationalError, _database)
+    app.register_error_handler(PoolTimeout, _database)  # every pooled connection busy
     app.register_error_handler(DBAPIError, _database_or_unexpected)
     app.register_error_handler(Exception, _unexpected)
 

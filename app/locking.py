@@ -32,8 +32,9 @@ _RETIME = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpireat', KEYS[1], ARGV[2]) end
 return 0
 """
-REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
-                redis.exceptions.BusyLoadingError, redis.exceptions.ReadOnlyError)
+# Any Redis failure (unreachable, loading, read-only replica, out of memory,
+# ACL) means the same thing here: the gate steps aside and PostgreSQL decides.
+REDIS_ERRORS = (redis.exceptions.RedisError,)
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,9 @@ class SlotGate:
         return "ok"
 
     def _call(self, script: str, slot_id: UUID, token: str | None, *args: object) -> None:
-        if token is None or not self._usable():
+        # Attempted even while the gate is bypassed: a key we own that is not
+        # released would refuse the slot until it expires.
+        if token is None or self.client is None:
             return
         try:
             getattr(self, script)(keys=[self.key(slot_id)], args=[token, *args])

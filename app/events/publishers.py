@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import timezone
 from typing import Protocol
 
 import pika
@@ -90,6 +90,3 @@ def make_publisher(url: str | None, exchange: str) -> Publisher:
     """A publisher for `url` (None: the log)."""
     return PikaPublisher(url, exchange) if url else LogPublisher()
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)

@@ -1,7 +1,7 @@
 """The outbox relay: stamp a feed order on committed events, then publish them.
 
 Two short transactions per round, each run by one relay at a time across all
-processes (a PostgreSQL advisory lock; SQLite serialises writers anyway):
+processes (one PostgreSQL advisory lock each; SQLite serialises writers):
 
 1. sequence: committed rows without `sequence` get the next numbers, in
    insertion order. Independent of the broker, so the event feed keeps
@@ -23,21 +23,23 @@ from app.models import OutboxEvent
 from app.services.uow import db_now, is_postgres, unit_of_work
 
 log = logging.getLogger(__name__)
-_RELAY_LOCK = (0x43414C, 1)  # ("CAL", relay)
+# Advisory lock keys (class, id); the class is ours alone ("CAM").
+_SEQUENCER_LOCK = (0x43414D, 1)
+_PUBLISHER_LOCK = (0x43414D, 2)
 
 
-def _lead(session) -> bool:
-    """Become the only relay for this transaction (always true on SQLite)."""
+def _lead(session, lock: tuple[int, int]) -> bool:
+    """Become the only sequencer/publisher for this transaction (always true on SQLite)."""
     if not is_postgres(session):
         return True
     return bool(session.scalar(text("SELECT pg_try_advisory_xact_lock(:a, :b)"),
-                               {"a": _RELAY_LOCK[0], "b": _RELAY_LOCK[1]}))
+                               {"a": lock[0], "b": lock[1]}))
 
 
 def sequence_pending(batch: int = 500) -> int:
     """Give committed, unsequenced events their feed order; return how many."""
     with unit_of_work() as session:
-        if not _lead(session):
+        if not _lead(session, _SEQUENCER_LOCK):
             return 0
         rows = session.scalars(select(OutboxEvent.row_id).where(OutboxEvent.sequence.is_(None))
                                .order_by(OutboxEvent.row_id).limit(batch)).all()
@@ -60,7 +62,7 @@ def publish_pending(publisher: Publisher, batch: int = 100) -> int:
     published: list[OutboxEvent] = []
     failure: Exception | None = None
     with unit_of_work() as session:
-        if not _lead(session):
+        if not _lead(session, _PUBLISHER_LOCK):
             return 0
         now = db_now(session)
         rows = session.scalars(select(OutboxEvent)

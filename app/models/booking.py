@@ -13,7 +13,8 @@ from app.models.types import UTCDateTime
 
 BOOKING_STATUSES = ("pending", "confirmed", "cancelled", "expired")
 ACTIVE_STATUSES = ("pending", "confirmed")
-_ACTIVE = text("status IN ('pending', 'confirmed')")
+_ACTIVE = text(f"status IN {ACTIVE_STATUSES!r}")
+_PENDING = text("status = 'pending'")
 
 
 class Booking(db.Model):
@@ -29,6 +30,9 @@ class Booking(db.Model):
         Index("uq_bookings_active_slot", "slot_id", unique=True,
               postgresql_where=_ACTIVE, sqlite_where=_ACTIVE),
         Index("ix_bookings_candidate_status", "candidate_id", "status"),
+        # The sweeper's question: which holds have run out?
+        Index("ix_bookings_pending_expiry", "hold_expires_at",
+              postgresql_where=_PENDING, sqlite_where=_PENDING),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

@@ -1,1 +1,23 @@
 """Request, query and response schemas (marshmallow), shared by API and services."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from marshmallow import ValidationError, validate
+
+# Far enough for any real booking, near enough that local-day arithmetic in
+# any time zone stays inside what datetime and PostgreSQL can represent.
+EARLIEST = date(2000, 1, 1)
+LATEST = date(2100, 12, 31)
+in_service_years = validate.Range(EARLIEST, LATEST, error="Must be between {min} and {max}.")
+
+
+def printable(value: str) -> None:
+    """Refuse control characters (a NUL cannot even be stored in PostgreSQL text)."""
+    if not value.isprintable():
+        raise ValidationError("Must not contain control characters.")
+
+
+def within_service_years(value: datetime) -> None:
+    if not EARLIEST <= value.date() <= LATEST:
+        raise ValidationError(f"Must be between {EARLIEST} and {LATEST}.")

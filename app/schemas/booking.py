@@ -3,12 +3,15 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from app.schemas import printable
+
 
 class BookingCreateSchema(Schema):
     slot_id = fields.UUID(required=True)
     candidate_id = fields.UUID(required=True)
     contact_email = fields.Email(required=True, validate=validate.Length(max=254))
-    session_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 128),
+    session_id = fields.String(load_default=None, allow_none=True,
+                               validate=[validate.Length(1, 128), printable],
                                metadata={"description": "Client session; stored as the slot's locked_by"})
 
 

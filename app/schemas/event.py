@@ -3,7 +3,7 @@ from marshmallow import Schema, fields, validate
 
 
 class EventFeedQuerySchema(Schema):
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0),
+    after = fields.Integer(load_default=0, validate=validate.Range(0, 2**63 - 1),
                            metadata={"description": "Return events with a greater sequence"})
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
 

@@ -5,6 +5,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
+from app.schemas import in_service_years, printable, within_service_years
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HHMM = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error="Expected HH:MM (24 h).")
 
@@ -13,7 +15,7 @@ def check_timezone(name: str) -> None:
     """Raise ValidationError unless `name` is an IANA time zone known here."""
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "America" is a directory
         raise ValidationError(f"Unknown IANA time zone {name!r}.") from None
 
 
@@ -39,7 +41,7 @@ class ScheduleSchema(Schema):
 class HubCreateSchema(Schema):
     code = fields.String(required=True, validate=validate.Regexp(
         r"^[A-Za-z0-9][A-Za-z0-9_-]{1,15}$", error="2-16 letters, digits, '-' or '_'."))
-    name = fields.String(required=True, validate=validate.Length(1, 200))
+    name = fields.String(required=True, validate=[validate.Length(1, 200), printable])
     timezone = fields.String(required=True, validate=validate.Length(1, 64))
     active = fields.Boolean(load_default=True)
     schedule = fields.Nested(ScheduleSchema, load_default=None, allow_none=True)
@@ -77,12 +79,13 @@ class SlotDaySchema(Schema):
 
 class SlotDayQuerySchema(Schema):
     hub = fields.UUID(required=True, metadata={"description": "Hub id"})
-    date = fields.Date(required=True, metadata={"description": "The hub's local date, YYYY-MM-DD"})
+    date = fields.Date(required=True, validate=in_service_years,
+                       metadata={"description": "The hub's local date, YYYY-MM-DD"})
 
 
 class SlotInputSchema(Schema):
-    starts_at = fields.AwareDateTime(required=True)
-    ends_at = fields.AwareDateTime(required=True)
+    starts_at = fields.AwareDateTime(required=True, validate=within_service_years)
+    ends_at = fields.AwareDateTime(required=True, validate=within_service_years)
     lane = fields.Integer(load_default=1, validate=validate.Range(1, 50),
                           metadata={"description": "Examiner lane for parallel slots"})
 

@@ -24,10 +24,15 @@ from app.services.uow import db_now, unit_of_work
 
 
 def get_booking(booking_id: UUID) -> Booking:
-    """The booking, or NotFound."""
+    """The booking, or NotFound. A hold that ran out is expired first (lazy expiry)."""
     booking = db.session.get(Booking, booking_id)
     if booking is None:
         raise NotFound("booking not found")
+    if booking.status == "pending":
+        with unit_of_work() as session:
+            now = db_now(session)
+            if booking.hold_expires_at <= now:
+                expire_hold(session, booking, now)
     return booking
 
 
@@ -92,6 +97,8 @@ def _confirm(session: Session, booking: Booking, now) -> None:
         raise HoldExpired()
     if booking.status != "pending":
         raise InvalidState(f"a {booking.status} booking cannot be confirmed")
+    if booking.slot.starts_at <= now:
+        raise InvalidState("the test has already started")
     _move_slot(session, booking, now, "booked",
                and_(Slot.status == "locked", Slot.locked_until > now))
     _move_booking(session, booking, now, status="confirmed", confirmed_at=now)

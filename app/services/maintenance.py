@@ -9,19 +9,28 @@ from sqlalchemy import delete, func, select
 from app.models import IdempotencyRecord, OutboxEvent
 from app.services.uow import db_now, unit_of_work
 
+PURGE_BATCH = 5000
+
 
 def purge_published_events() -> int:
-    """Delete events published more than OUTBOX_RETENTION_DAYS ago.
+    """Delete events published more than OUTBOX_RETENTION_DAYS ago, in batches.
 
     The newest sequenced row is always kept: the relay numbers new events
-    after it, so the feed's `sequence` never goes back.
+    after it, so the feed's `sequence` never goes back. Small batches keep
+    each statement far below the statement timeout after a long outage.
     """
-    with unit_of_work() as session:
-        cutoff = db_now(session) - timedelta(days=current_app.config["OUTBOX_RETENTION_DAYS"])
-        newest = select(func.max(OutboxEvent.sequence)).scalar_subquery()
-        return session.execute(
-            delete(OutboxEvent).where(OutboxEvent.published_at < cutoff, OutboxEvent.sequence < newest)
-        ).rowcount
+    purged = 0
+    while True:
+        with unit_of_work() as session:
+            cutoff = db_now(session) - timedelta(days=current_app.config["OUTBOX_RETENTION_DAYS"])
+            newest = select(func.max(OutboxEvent.sequence)).scalar_subquery()
+            batch = (select(OutboxEvent.row_id)
+                     .where(OutboxEvent.published_at < cutoff, OutboxEvent.sequence < newest)
+                     .limit(PURGE_BATCH).scalar_subquery())
+            deleted = session.execute(delete(OutboxEvent).where(OutboxEvent.row_id.in_(batch))).rowcount
+        purged += deleted
+        if deleted < PURGE_BATCH:
+            return purged
 
 
 def purge_idempotency_keys() -> int:

@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 
 from flask import Flask
 
 from app.extensions import db
 from app.locking import slot_gate
-from app.services.expiry import expire_due_holds
+from app.services.expiry import expire_due_holds, pending_hold_due_at
 from app.worker.expiry_listener import ExpiryListener
 from app.worker.loops import relay_loop, sweeper_loop
 
@@ -39,7 +40,8 @@ class Worker:
         with self.app.app_context():
             gate = slot_gate()
         if self.listen and gate.configured:
-            listener = ExpiryListener(gate, self._expire_slot, self.wake_sweeper.set, self.stop_event)
+            listener = ExpiryListener(gate, self._expire_slot, self._due_at, self.wake_sweeper.set,
+                                      self.stop_event)
             loops["expiry-listener"] = (listener.run, ())
         for name, (target, args) in loops.items():
             thread = threading.Thread(target=target, args=args, name=f"calendar-{name}", daemon=True)
@@ -49,17 +51,25 @@ class Worker:
         return self
 
     def _expire_slot(self, slot_id) -> int:
+        return self._in_context(expire_due_holds, slot_id=slot_id)
+
+    def _due_at(self, slot_id):
+        return self._in_context(pending_hold_due_at, slot_id)
+
+    def _in_context(self, fn, *args, **kwargs):
         with self.app.app_context():
             try:
-                return expire_due_holds(slot_id=slot_id)
+                return fn(*args, **kwargs)
             finally:
                 db.session.remove()
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Ask every loop to stop and wait for them, `timeout` seconds in all."""
         self.stop_event.set()
         self.wake_sweeper.set()
+        deadline = time.monotonic() + timeout
         for thread in self.threads:
-            thread.join(timeout)
+            thread.join(max(deadline - time.monotonic(), 0.0))
         log.info("worker stopped")
 
     def run_until_signalled(self) -> None:

@@ -33,10 +33,11 @@ def relay_loop(app: Flask, stop: threading.Event) -> None:
     with app.app_context():
         while not stop.is_set():
             try:
+                # Sequencing needs no broker: the event feed flows while RabbitMQ is down.
+                sequence_pending()
                 if publisher is None:
                     publisher = make_publisher(app.config["RABBITMQ_URL"], app.config["EVENTS_EXCHANGE"])
                     log.info("relay connected (%s)", type(publisher).__name__)
-                sequence_pending()
                 busy = publish_pending(publisher) > 0
                 backoff = 0.5
                 if not busy:

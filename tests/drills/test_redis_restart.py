@@ -58,3 +58,25 @@ def test_listener_reapplies_notifications_and_resubscribes_after_restart(
             assert db.session.get(Booking, booking.id).status == "expired"
     finally:
         queue.delete()
+
+
+def test_full_redis_makes_holds_fall_back_to_postgres(make_app, redis_client):
+    """A Redis that refuses writes (OOM under noeviction) opens the gate, it does not fail holds."""
+    from app.errors import SlotUnavailable
+    from app.services.holds import HoldRequest, hold_slot
+
+    app = make_app()
+    before = redis_client.config_get("maxmemory")["maxmemory"]
+    policy = redis_client.config_get("maxmemory-policy")["maxmemory-policy"]
+    with app.app_context():
+        slot = make_slots(make_hub(), 1)[0]
+        try:
+            redis_client.config_set("maxmemory-policy", "noeviction")
+            redis_client.config_set("maxmemory", "1")
+            first = hold_slot(HoldRequest(slot.id, uuid.uuid4(), "c@example.com"))
+            assert first.status == "pending" and first.lock_token is None
+            with pytest.raises(SlotUnavailable):
+                hold_slot(HoldRequest(slot.id, uuid.uuid4(), "c@example.com"))
+        finally:
+            redis_client.config_set("maxmemory", before)
+            redis_client.config_set("maxmemory-policy", policy)

@@ -112,3 +112,26 @@ def test_late_or_duplicate_notification_is_harmless(broker_app):
         assert expire_due_holds(slot_id=slot.id) == 0
         assert db.session.get(Booking, booking.id, populate_existing=True).status == "confirmed"
         assert datetime.now(timezone.utc) > booking.hold_expires_at
+
+
+def test_several_listeners_do_the_work_of_one(broker_app, queue, run_worker):
+    """Every listener hears every expiry; one claims it, the others stay off the database."""
+    from sqlalchemy import event
+
+    app = broker_app(SLOT_LOCK_SECONDS="1", SWEEP_INTERVAL_SECONDS="3600")
+    with app.app_context():
+        slots = make_slots(make_hub(), 5)
+        engine = db.engine
+    claims = []
+    count = lambda *a: claims.append(1) if "SKIP LOCKED" in a[2] else None  # noqa: E731
+    for _ in range(3):
+        run_worker(app)
+    time.sleep(0.5)
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        with app.app_context():
+            bookings = hold_all(slots)
+        assert_expired_once_each(queue.collect(20, timeout=10), bookings)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(claims) <= 2 * len(bookings), len(claims)

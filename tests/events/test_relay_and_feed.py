@@ -122,3 +122,20 @@ def test_purge_keeps_recent_and_newest_events(make_app):
         db.session.commit()
         assert purge_published_events() == 2
         assert db.session.scalars(select(OutboxEvent.sequence)).all() == [3]
+
+
+def test_feed_keeps_flowing_while_the_broker_is_unreachable(make_app, run_worker):
+    from app.services.events_feed import read_events
+
+    app = make_app(RABBITMQ_URL="amqp://guest:guest@127.0.0.1:1/%2F")  # nothing listens there
+    run_worker(app, listen=False)
+    with app.app_context():
+        write_events(3)
+        deadline = time.monotonic() + 5
+        while not read_events(0, 10)["events"] and time.monotonic() < deadline:
+            db.session.rollback()
+            time.sleep(0.1)
+        assert [e["sequence"] for e in read_events(0, 10)["events"]] == [1, 2, 3]
+        published = db.session.scalar(select(func.count()).select_from(OutboxEvent)
+                                      .where(OutboxEvent.published_at.is_not(None)))
+        assert published == 0

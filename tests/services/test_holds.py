@@ -128,3 +128,28 @@ def test_slot_of_inactive_hub_cannot_be_held(ctx):
     slot = make_slots(make_hub(active=False), 1)[0]
     with pytest.raises(SlotUnavailable):
         hold(slot)
+
+
+def test_a_hold_cannot_be_confirmed_once_the_test_has_started(ctx):
+    from app.errors import InvalidState
+    from app.services.bookings import confirm_booking
+
+    start = datetime.now(timezone.utc) + timedelta(seconds=1)
+    slot = make_slots(make_hub(), 1, start=start)[0]
+    booking = hold(slot)
+    time.sleep(1.2)
+    with pytest.raises(InvalidState):
+        confirm_booking(booking.id)
+
+
+def test_reading_an_overdue_hold_expires_it_with_its_events(make_app):
+    from app.services.bookings import get_booking
+
+    app = make_app(SLOT_LOCK_SECONDS="1")
+    with app.app_context():
+        booking = hold(make_slots(make_hub(), 1)[0])
+        assert get_booking(booking.id).status == "pending"
+        time.sleep(1.1)
+        assert get_booking(booking.id).status == "expired"
+        types = db.session.scalars(select(OutboxEvent.type).order_by(OutboxEvent.row_id)).all()
+        assert types == ["BookingCreated", "SlotLocked", "BookingExpired", "SlotUnlocked"]
