@@ -107,7 +107,9 @@ def _http(err: HTTPException):
         message = "the body is not valid JSON" if err.code == 400 else "the input is invalid"
     else:
         message = err.description or HTTPStatus(err.code).phrase
-    headers = data.get("headers") or {}
+    # Keep what werkzeug says in headers (e.g. Allow on a 405), not its HTML content type.
+    headers = {k: v for k, v in err.get_headers() if k.lower() != "content-type"}
+    headers.update(data.get("headers") or {})
     errors = messages if err.code == 422 else None  # per-field errors belong to 422 only
     return jsonify(error_body(err.code, message, errors=errors)), err.code, headers
 

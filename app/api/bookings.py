@@ -14,7 +14,7 @@ blp = Blueprint("bookings", __name__, url_prefix="/api/v1/bookings",
                 description="Holds (15 minutes), confirmations and cancellations")
 _SECURED = {"security": [{"bearerAuth": []}]}
 _IDEMPOTENCY = {"parameters": [{"in": "header", "name": "Idempotency-Key", "required": False,
-                                "schema": {"type": "string", "maxLength": 200}}]}
+                                "schema": {"type": "string", "pattern": r"^[\x21-\x7e]{1,200}$"}}]}
 
 
 @blp.route("")

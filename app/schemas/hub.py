@@ -80,7 +80,7 @@ class SlotDaySchema(Schema):
 class SlotDayQuerySchema(Schema):
     hub = fields.UUID(required=True, metadata={"description": "Hub id"})
     date = fields.Date(required=True, validate=in_service_years,
-                       metadata={"description": "The hub's local date, YYYY-MM-DD"})
+                       metadata={"description": "The hub's local date, YYYY-MM-DD (2000-2100)"})
 
 
 class SlotInputSchema(Schema):

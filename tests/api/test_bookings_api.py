@@ -170,3 +170,9 @@ def test_action_after_hold_ran_out_is_hold_expired(make_app, action):
 ])
 def test_wrong_method_is_json_405(client, booking, method, path):
     assert_error(getattr(client, method)(path.format(id=booking["id"])), 405)
+
+
+def test_405_names_the_allowed_methods(client, booking):
+    response = client.delete(f"/api/v1/bookings/{booking['id']}")
+    assert_error(response, 405)
+    assert "GET" in response.headers["Allow"]
