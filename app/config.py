@@ -61,6 +61,8 @@ class Settings:
     MAX_HOLDS_PER_CANDIDATE: int = 1
     API_KEYS: tuple[str, ...] = ()
     ADMIN_API_KEYS: tuple[str, ...] = ()
+    DB_POOL_SIZE: int = 5
+    DB_MAX_OVERFLOW: int = 5
     REDIS_KEY_PREFIX: str = "calendar:"
     REDIS_TIMEOUT_SECONDS: float = 0.5
     REDIS_RETRY_SECONDS: float = 5.0
@@ -82,6 +84,8 @@ class Settings:
             MAX_HOLDS_PER_CANDIDATE=_int(env, "MAX_HOLDS_PER_CANDIDATE", 1, minimum=1),
             API_KEYS=_keys(env, "API_KEYS"),
             ADMIN_API_KEYS=_keys(env, "ADMIN_API_KEYS"),
+            DB_POOL_SIZE=_int(env, "DB_POOL_SIZE", 5, minimum=1),
+            DB_MAX_OVERFLOW=_int(env, "DB_MAX_OVERFLOW", 5),
             REDIS_KEY_PREFIX=env.get("REDIS_KEY_PREFIX", "calendar:") or "calendar:",
             REDIS_TIMEOUT_SECONDS=_float(env, "REDIS_TIMEOUT_SECONDS", 0.5),
             REDIS_RETRY_SECONDS=_float(env, "REDIS_RETRY_SECONDS", 5.0),

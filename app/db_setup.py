@@ -35,8 +35,10 @@ def configure_database(app: Flask) -> None:
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
             "pool_pre_ping": True,
             "hide_parameters": True,  # errors get logged; parameters hold emails
-            "pool_size": 10,
-            "max_overflow": 10,
+            # Per process: size it to the gunicorn threads (+3 worker loops), and
+            # keep workers x (size + overflow) under PostgreSQL's max_connections.
+            "pool_size": app.config["DB_POOL_SIZE"],
+            "max_overflow": app.config["DB_MAX_OVERFLOW"],
             "pool_timeout": 5,
             "connect_args": {"connect_timeout": 5,
                              "options": "-c statement_timeout=10000 -c lock_timeout=5000 "
