@@ -19,7 +19,7 @@ from uuid import UUID
 
 from flask import current_app
 from sqlalchemy import and_, exists, func, or_, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from app.errors import CandidateHoldLimit, InvalidRequest, NotFound, SlotUnavailable
@@ -32,6 +32,7 @@ from app.services.expiry import expire_stale_holds_on_slot
 from app.services.uow import db_now, is_postgres, unit_of_work
 
 _CANDIDATE_LOCK_CLASS = 0x43414C  # "CAL": namespace of our advisory locks
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL: lock_timeout expired
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,12 @@ def _hold_in_database(request: HoldRequest, token: str | None, lock_seconds: int
             idempotency.check_replay(call)
         # The unique index on active bookings caught what the UPDATE let by.
         raise SlotUnavailable() from exc
+    except OperationalError as exc:
+        if getattr(exc.orig, "pgcode", None) == LOCK_NOT_AVAILABLE:
+            # Another transaction has held the slot's row past lock_timeout (a
+            # paused or stuck holder): the slot is busy, not the database.
+            raise SlotUnavailable() from exc
+        raise
 
 
 def _check_hold_limit(session: Session, candidate_id: UUID, now) -> None:
