@@ -8,20 +8,21 @@ PY="$VENV/bin/python"
 log() { printf '%s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-# ensure_venv EXTRAS: create .venv and (re)install the project when its
-# dependency declarations changed since the last install.
+# ensure_venv [EXTRAS]: create .venv and (re)install the project (with
+# EXTRAS, e.g. "test") when its dependency declarations changed since.
 ensure_venv() {
-    local extras="$1" stamp want
+    local extras="${1:-}" stamp want target="$ROOT"
     if [ ! -x "$PY" ]; then
         log "creating $VENV"
         python3 -m venv "$VENV" || die "python3 -m venv failed (on Debian: apt-get install python3-venv)"
     fi
-    stamp="$VENV/.installed-$extras"
+    [ -n "$extras" ] && target="$ROOT[$extras]"
+    stamp="$VENV/.installed-${extras:-base}"
     want="$(cat "$ROOT/setup.cfg" "$ROOT/pyproject.toml" "$ROOT/client/pyproject.toml" 2>/dev/null | sha256sum | cut -d' ' -f1)"
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
         log "installing dependencies into $VENV"
         "$PY" -m pip install --quiet --disable-pip-version-check --upgrade pip
-        "$PY" -m pip install --quiet --disable-pip-version-check -e "$ROOT[$extras]"
+        "$PY" -m pip install --quiet --disable-pip-version-check -e "$target"
         if [ -f "$ROOT/client/pyproject.toml" ]; then
             "$PY" -m pip install --quiet --disable-pip-version-check -e "$ROOT/client[flask]"
         fi

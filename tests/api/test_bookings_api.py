@@ -176,3 +176,21 @@ def test_405_names_the_allowed_methods(client, booking):
     response = client.delete(f"/api/v1/bookings/{booking['id']}")
     assert_error(response, 405)
     assert "GET" in response.headers["Allow"]
+
+
+def test_conflict_over_http_runs_no_sql(app, client, slots, booking):
+    from sqlalchemy import event
+
+    from app.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+    statements = []
+    record = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        response = client.post("/api/v1/bookings", json=hold_body(slots[0].id))
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert_error(response, 409, "slot_unavailable")
+    assert statements == []
