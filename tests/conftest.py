@@ -46,6 +46,13 @@ def redis_client():
     client.close()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _remove_run_exchange():
+    """The run's durable exchange would outlive the run: delete it at the end."""
+    yield
+    stores.delete_exchange(stores.EXCHANGE)
+
+
 @pytest.fixture(autouse=True)
 def _clean_stores(request, pg_url, redis_client):
     stores.truncate_all(pg_url)

@@ -67,3 +67,17 @@ def clear_redis(client, prefix: str = REDIS_PREFIX) -> None:
     keys = list(client.scan_iter(match=prefix + "*", count=1000))
     if keys:
         client.delete(*keys)
+
+
+def delete_exchange(name: str) -> None:
+    """Best effort: a broker that is down has nothing to clean."""
+    import pika
+
+    try:
+        connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
+    except pika.exceptions.AMQPError:
+        return
+    try:
+        connection.channel().exchange_delete(name)
+    finally:
+        connection.close()
