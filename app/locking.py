@@ -79,11 +79,15 @@ class SlotGate:
         head = f"{self.prefix}slot-lock:"
         return key[len(head):] if key.startswith(head) else None
 
-    def acquire(self, slot_id: UUID, ttl_ms: int) -> Claim:
-        """Try to take the slot's lock. A Redis outage yields an open gate."""
+    def acquire(self, slot_id: UUID, ttl_ms: int, tag: str = "-") -> Claim:
+        """Try to take the slot's lock. A Redis outage yields an open gate.
+
+        `tag` travels in the key's value so that a refused request can tell
+        whether the holder is its own earlier attempt (see `holder_tag`).
+        """
         if not self._usable():
             return Claim(True, None)
-        token = secrets.token_hex(16)
+        token = f"{secrets.token_hex(16)}.{tag}"
         try:
             ok = self.client.set(self.key(slot_id), token, nx=True, px=ttl_ms)
         except REDIS_ERRORS as exc:
@@ -91,6 +95,17 @@ class SlotGate:
             return Claim(True, None)
         self._mark_up()
         return Claim(bool(ok), token if ok else None)
+
+    def holder_tag(self, slot_id: UUID) -> str | None:
+        """The tag of whoever holds the slot's key now (None: nobody, or unknown)."""
+        if not self._usable():
+            return None
+        try:
+            value = self.client.get(self.key(slot_id))
+        except REDIS_ERRORS as exc:
+            self._mark_down(exc)
+            return None
+        return value.decode().partition(".")[2] if value else None
 
     def release(self, slot_id: UUID, token: str | None) -> None:
         """Delete the key if it still holds `token` (best effort)."""

@@ -22,7 +22,7 @@ from sqlalchemy import and_, exists, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from app.errors import CandidateHoldLimit, InvalidRequest, NotFound, SlotUnavailable
+from app.errors import CandidateHoldLimit, Conflict, InvalidRequest, NotFound, SlotUnavailable
 from app.events import booking_event_data, record_event
 from app.locking import slot_gate
 from app.models import Booking, Hub, Slot
@@ -33,6 +33,9 @@ from app.services.uow import db_now, is_postgres, unit_of_work
 
 _CANDIDATE_LOCK_CLASS = 0x43414C  # "CAL": namespace of our advisory locks
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL: lock_timeout expired
+# A retry that finds its own first attempt still holding the gate waits this
+# long for that attempt's answer (it is usually milliseconds from commit).
+TWIN_WAIT_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -47,11 +50,20 @@ def hold_slot(request: HoldRequest, call: idempotency.IdempotentCall | None = No
     """Hold `request.slot_id` for SLOT_LOCK_SECONDS and return the pending booking."""
     lock_seconds = current_app.config["SLOT_LOCK_SECONDS"]
     gate = slot_gate()
-    claim = gate.acquire(request.slot_id, lock_seconds * 1000)
+    tag = call.tag if call is not None else "-"
+    claim = gate.acquire(request.slot_id, lock_seconds * 1000, tag)
     if not claim.acquired:
+        if call is not None and gate.holder_tag(request.slot_id) == tag:
+            idempotency.await_replay(call, TWIN_WAIT_SECONDS)
         raise SlotUnavailable()
     try:
         booking = _hold_in_database(request, claim.token, lock_seconds, call)
+    except Conflict:
+        gate.release(request.slot_id, claim.token)
+        # A twin of this request may have committed while we queued behind it
+        # (for the slot's row or the candidate's lock): then its answer is ours.
+        idempotency.check_replay(call)
+        raise
     except BaseException:
         gate.release(request.slot_id, claim.token)
         raise

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,11 @@ class IdempotentCall:
     scope: str
     key: str
     fingerprint: str
+
+    @property
+    def tag(self) -> str:
+        """A short, opaque mark of this (client, key) for the Redis gate's value."""
+        return hashlib.sha256(f"{self.scope}\n{self.key}".encode()).hexdigest()[:16]
 
     @classmethod
     def build(cls, client: str, key: str, method: str, path: str, body: Any) -> "IdempotentCall":
@@ -54,6 +60,18 @@ def check_replay(call: IdempotentCall | None) -> None:
     if record.fingerprint != call.fingerprint:
         raise IdempotencyMismatch(errors={"headers": {"Idempotency-Key": [IdempotencyMismatch.message]}})
     raise IdempotentReplay(record.status_code, record.body)
+
+
+def await_replay(call: IdempotentCall, seconds: float) -> None:
+    """Wait for an in-flight twin of `call` to commit, then replay it (IdempotentReplay).
+
+    Returns quietly if no answer appears in time (the twin failed or is stuck).
+    """
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        check_replay(call)
+        db.session.rollback()  # end the read so the next look sees new commits
+        time.sleep(0.05)
 
 
 def remember(session: Session, call: IdempotentCall | None, status: int, body: dict) -> None:

@@ -1,6 +1,7 @@
 """Idempotency-Key on the booking POSTs: replays, mismatches, and refusals not remembered."""
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -96,3 +97,46 @@ def test_malformed_key_is_422_and_holds_nothing(app, client, slots, key):
 def test_key_of_200_characters_is_accepted(client, slots):
     response = post(client, "/api/v1/bookings", "k" * 200, hold_body(slots[0].id))
     assert response.status_code == 201
+
+
+@pytest.mark.parametrize("redis_url", ["redis", ""], ids=["redis-gate", "database-only"])
+def test_retry_while_the_first_attempt_is_in_flight_gets_its_answer(make_app, pg_url, redis_url):
+    """The client timed out and retried; the first attempt is still committing."""
+    import threading
+    import zlib
+
+    import psycopg2
+
+    from app.services.holds import _CANDIDATE_LOCK_CLASS
+    from tests.support import stores
+
+    app = make_app(REDIS_URL=stores.REDIS_URL if redis_url else "")
+    with app.app_context():
+        slot = make_slots(make_hub(), 1)[0]
+    body = hold_body(slot.id)
+    candidate = uuid.UUID(body["candidate_id"])
+    blocker = psycopg2.connect(pg_url)  # holds the candidate's lock: attempt 1 stalls inside
+    blocker.autocommit = True
+    with blocker.cursor() as cur:
+        cur.execute("SELECT pg_advisory_lock(%s, %s)",
+                    (_CANDIDATE_LOCK_CLASS, zlib.crc32(candidate.bytes) - 2**31))
+    answers = {}
+
+    def attempt(name):
+        answers[name] = app.test_client().post("/api/v1/bookings", json=body,
+                                               headers={"Idempotency-Key": "retry-me"})
+
+    first = threading.Thread(target=attempt, args=("first",))
+    first.start()
+    time.sleep(0.3)
+    retry = threading.Thread(target=attempt, args=("retry",))
+    retry.start()
+    time.sleep(0.3)
+    blocker.close()  # attempt 1 proceeds and commits
+    first.join(10)
+    retry.join(10)
+    assert answers["first"].status_code == 201
+    assert answers["retry"].status_code == 201, answers["retry"].get_json()
+    assert answers["retry"].get_json() == answers["first"].get_json()
+    assert answers["retry"].headers["Idempotent-Replayed"] == "true"
+    assert count(app, Booking) == 1
