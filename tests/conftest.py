@@ -21,20 +21,21 @@ ADMIN_KEY = "test-admin-key"
 @pytest.fixture(scope="session")
 def pg_url():
     """A freshly migrated PostgreSQL database for this run."""
-    name = f"calendar_test_{stores.RUN_ID}"
-    url = stores.create_database(name)
     from flask_migrate import upgrade
 
     from app import create_app
+    from app.extensions import db
 
-    app = create_app({"DATABASE_URL": url})
-    with app.app_context():
-        upgrade()
-        from app.extensions import db
-
-        db.engine.dispose()
-    yield url
-    stores.drop_database(name)
+    name = f"calendar_test_{stores.RUN_ID}"
+    url = stores.create_database(name)
+    try:
+        app = create_app(service_env(url))
+        with app.app_context():
+            upgrade()
+            db.engine.dispose()
+        yield url
+    finally:
+        stores.drop_database(name)
 
 
 @pytest.fixture(scope="session")
@@ -61,10 +62,17 @@ def _clean_stores(request, pg_url, redis_client):
 
 
 def service_env(pg_url: str, **overrides: str) -> dict[str, str]:
-    """Environment for an app or gunicorn on this run's stores."""
-    env = {"DATABASE_URL": pg_url, "REDIS_URL": stores.REDIS_URL,
-           "REDIS_KEY_PREFIX": stores.REDIS_PREFIX, "EVENTS_EXCHANGE": stores.EXCHANGE,
-           "API_KEYS": "", "ADMIN_API_KEYS": "", "RABBITMQ_URL": ""}
+    """Environment for an app or gunicorn on this run's stores.
+
+    Every setting is given explicitly, so a developer's own environment
+    (APP_ENV, MAX_HOLDS_PER_CANDIDATE, ...) cannot change what a test proves.
+    """
+    from app.config import Settings
+
+    env = {name: "" for name in Settings.__dataclass_fields__}
+    env.update({"APP_ENV": "development", "DATABASE_URL": pg_url, "REDIS_URL": stores.REDIS_URL,
+                "REDIS_KEY_PREFIX": stores.REDIS_PREFIX, "EVENTS_EXCHANGE": stores.EXCHANGE,
+                "RUN_WORKER_IN_PROCESS": "false"})
     env.update(overrides)
     return env
 

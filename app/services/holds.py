@@ -35,7 +35,7 @@ _CANDIDATE_LOCK_CLASS = 0x43414C  # "CAL": namespace of our advisory locks
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL: lock_timeout expired
 # A retry that finds its own first attempt still holding the gate waits this
 # long for that attempt's answer (it is usually milliseconds from commit).
-TWIN_WAIT_SECONDS = 5.0
+TWIN_WAIT_SECONDS = 3.0  # below the client's 5 s read timeout
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Any, Callable, TypeVar
 import requests
 
 from calendar_client.errors import CalendarError, CalendarUnavailable, error_from_response
-from calendar_client.retry import build_retry, build_session
+from calendar_client.retry import BearerAuth, build_retry, build_session
 from calendar_client.types import Booking, EventPage, Health, Hub, SlotList
 
 __version__ = "0.1.0"
@@ -49,7 +49,7 @@ class CalendarClient:
     def __init__(self, base_url: str | None = None, api_key: str | None = None, *,
                  connect_timeout: float = 2.0, read_timeout: float = 5.0, retries: int = 3,
                  backoff_factor: float = 0.2, retry_after_cap: float = 2.0,
-                 pool_maxsize: int = 10) -> None:
+                 pool_maxsize: int = 32) -> None:
         self.base_url = (base_url or os.environ.get("CALENDAR_SERVICE_URL")
                          or DEFAULT_BASE_URL).rstrip("/")
         self.api_key = api_key if api_key is not None else os.environ.get("CALENDAR_API_KEY")
@@ -59,7 +59,7 @@ class CalendarClient:
         self._session.headers.update({"Accept": "application/json",
                                       "User-Agent": f"itadias-calendar-client/{__version__}"})
         if self.api_key:
-            self._session.headers["Authorization"] = f"Bearer {self.api_key}"
+            self._session.auth = BearerAuth(self.api_key)
 
     def __repr__(self) -> str:
         # Never show the key: reprs end up in logs.
@@ -115,7 +115,7 @@ class CalendarClient:
             raise error_from_response(raw.status, raw.body)
         try:
             return parse(raw.body)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise CalendarError(f"unexpected response from {method} {path}: {exc!r}",
                                 status=raw.status) from exc
 

@@ -43,11 +43,23 @@ def _phrase(status: int) -> str:
         return f"HTTP {status}"
 
 
+_PASSED_HEADERS = ("Retry-After", "Idempotent-Replayed")
+# The proxy answers a browser that is waiting: fewer, shorter tries than the
+# client's defaults. Worst case about 2 x (1 s + 3 s) + 0.5 s, far below any
+# web worker timeout.
+PROXY_CLIENT_DEFAULTS = {"connect_timeout": 1.0, "read_timeout": 3.0, "retries": 1,
+                         "retry_after_cap": 0.5}
+
+
 def _relay(raw: RawResponse) -> Response:
     """The service's answer, unchanged; a non-JSON 4xx gets the error shape."""
     if raw.body is None:
         return error_response(raw.status, _phrase(raw.status))
-    return Response(raw.content, status=raw.status, mimetype="application/json")
+    response = Response(raw.content, status=raw.status, mimetype="application/json")
+    for name in _PASSED_HEADERS:
+        if name in raw.headers:
+            response.headers[name] = raw.headers[name]
+    return response
 
 
 def _booking_path(booking_id: str, action: str = "") -> str | None:
@@ -59,14 +71,16 @@ def _booking_path(booking_id: str, action: str = "") -> str | None:
 
 
 def create_calendar_proxy(client: CalendarClient | None = None, url_prefix: str = "/api/calendar",
-                          **client_kwargs: Any) -> Blueprint:
+                          name: str = "calendar_proxy", **client_kwargs: Any) -> Blueprint:
     """A blueprint forwarding `url_prefix`/... to the Calendar service.
 
-    `client` defaults to `CalendarClient(**client_kwargs)`, i.e. the
-    CALENDAR_SERVICE_URL / CALENDAR_API_KEY environment.
+    `client` defaults to `CalendarClient(**PROXY_CLIENT_DEFAULTS, **client_kwargs)`,
+    i.e. the CALENDAR_SERVICE_URL / CALENDAR_API_KEY environment. The host app
+    decides who may call it: add its own checks with `bp.before_request`.
     """
-    calendar = client if client is not None else CalendarClient(**client_kwargs)
-    bp = Blueprint("calendar_proxy", __name__, url_prefix=url_prefix)
+    calendar = client if client is not None else CalendarClient(
+        **{**PROXY_CLIENT_DEFAULTS, **client_kwargs})
+    bp = Blueprint(name, __name__, url_prefix=url_prefix)
 
     def forward(method: str, path: str, **kwargs: Any) -> Response:
         try:
@@ -76,7 +90,14 @@ def create_calendar_proxy(client: CalendarClient | None = None, url_prefix: str 
         except CalendarError as exc:
             log.warning("calendar %s %s failed (request %s): %r", method, path,
                         g.calendar_request_id, exc)
-            return error_response(503, "calendar service unavailable")
+            unavailable = error_response(503, "calendar service unavailable")
+            unavailable.headers["Retry-After"] = "1"
+            return unavailable
+        if raw.status in (401, 403):
+            # The browser did nothing wrong: this backend's CALENDAR_API_KEY is.
+            log.error("calendar service refused this backend's API key (%s, request %s)",
+                      raw.status, g.calendar_request_id)
+            return error_response(502, "calendar service rejected the backend's credentials")
         return _relay(raw)
 
     @bp.before_request
@@ -97,6 +118,11 @@ def create_calendar_proxy(client: CalendarClient | None = None, url_prefix: str 
             return error_response(exc.code, exc.description or _phrase(exc.code))
         log.exception("calendar proxy failed")
         return error_response(500, "internal error")
+
+    @bp.route("/<path:unknown>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    def not_found(unknown: str) -> Response:
+        """Anything else under the prefix: the error shape, not Flask's HTML page."""
+        return error_response(404, "not found")
 
     @bp.get("/health")
     def health() -> Response:

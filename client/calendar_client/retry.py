@@ -15,9 +15,11 @@ a second booking.
 """
 from __future__ import annotations
 
+import http.cookiejar
 from typing import Any
 
 import requests
+import requests.auth
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -67,9 +69,25 @@ def build_retry(retries: int, backoff_factor: float, retry_after_cap: float) -> 
     )
 
 
+class BearerAuth(requests.auth.AuthBase):
+    """`Authorization: Bearer <key>`; as session auth it also keeps ~/.netrc out."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self.key}"
+        return request
+
+
 def build_session(retry: Retry, pool_maxsize: int) -> requests.Session:
-    """A session whose one pooled adapter carries `retry` for http and https."""
+    """A session whose one pooled adapter carries `retry` for http and https.
+
+    Cookies are never stored: the session is shared by every user of the
+    backend, and a load balancer's cookie must not travel from one to the next.
+    """
     session = requests.Session()
+    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
     adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_maxsize, max_retries=retry)
     session.mount("http://", adapter)
     session.mount("https://", adapter)

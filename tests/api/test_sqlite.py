@@ -103,7 +103,7 @@ def test_racing_threads_on_sqlite_hold_one_slot_once(demo):
         client = demo.test_client()
         body = {"slot_id": OTHER_DEMO_SLOT, "candidate_id": f"550e8400-e29b-41d4-a716-4466554401{n:02d}",
                 "contact_email": f"racer{n}@example.com"}
-        barrier.wait()
+        barrier.wait(timeout=30)
         results.append(client.post("/api/v1/bookings", json=body).status_code)
 
     threads = [threading.Thread(target=attempt, args=(n,)) for n in range(10)]

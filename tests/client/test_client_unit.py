@@ -294,3 +294,20 @@ def test_importing_the_client_does_not_import_flask():
     code = "import calendar_client, sys; assert 'flask' not in sys.modules, 'flask imported'"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_cookies_set_by_the_service_are_not_sent_to_the_next_caller(serve, make_client):
+    server = serve([Reply(200, HEALTH, {"Set-Cookie": "lb=user-a; Path=/"}), Reply(200, HEALTH)])
+    client = make_client(server.url)
+    client.health()
+    client.health()
+    assert "cookie" not in server.requests[1].headers
+
+
+def test_the_bearer_key_wins_over_a_netrc_entry(serve, make_client, tmp_path, monkeypatch):
+    (tmp_path / ".netrc").write_text("machine 127.0.0.1 login u password p\n")
+    (tmp_path / ".netrc").chmod(0o600)
+    monkeypatch.setenv("NETRC", str(tmp_path / ".netrc"))
+    server = serve([Reply(200, HEALTH)])
+    make_client(server.url, api_key="the-key").health()
+    assert server.requests[0].headers["authorization"] == "Bearer the-key"

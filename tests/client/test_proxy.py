@@ -49,7 +49,6 @@ def test_a_success_passes_through_byte_for_byte(serve, proxy_to):
     (404, error(404, "not found")),
     (409, error(409, "the slot is held or booked", error="slot_unavailable")),
     (422, error(422, "the input is invalid", errors={"json": {"contact_email": ["Not valid."]}})),
-    (401, error(401, "missing or invalid API key")),
 ])
 def test_client_errors_pass_through_unchanged(serve, proxy_to, status, body):
     server = serve([Reply(status, body)])
@@ -247,3 +246,25 @@ def test_scripts_backend_serves_the_proxy(serve):
     finally:
         backend.terminate()
         backend.wait(timeout=10)
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_refused_backend_key_is_a_502_for_the_browser(serve, proxy_to, status):
+    server = serve([Reply(status, error(status, "missing or invalid API key"))])
+    response = proxy_to(server.url).post("/api/calendar/bookings", json={"slot_id": "x"})
+    assert response.status_code == 502
+    assert response.get_json()["message"] == "calendar service rejected the backend's credentials"
+
+
+def test_retry_after_and_replay_headers_pass_through(serve, proxy_to):
+    server = serve([Reply(201, BOOKING, {"Idempotent-Replayed": "true", "Retry-After": "3"})])
+    response = proxy_to(server.url).post("/api/calendar/bookings", json={"slot_id": "x"})
+    assert response.headers["Idempotent-Replayed"] == "true"
+    assert response.headers["Retry-After"] == "3"
+
+
+def test_unknown_paths_under_the_prefix_get_the_error_shape(serve, proxy_to):
+    server = serve([])
+    response = proxy_to(server.url).get("/api/calendar/nothing/here")
+    assert response.status_code == 404 and response.is_json
+    assert set(response.get_json()) == {"code", "status", "message"}

@@ -1,4 +1,8 @@
-"""Fault drills stop real services; these fixtures always bring them back."""
+"""Fault drills stop real services; these fixtures always bring them back.
+
+Drills get a long pytest timeout so that a slow restart in teardown is never
+cut short (which would leave a service down for whatever runs next).
+"""
 from __future__ import annotations
 
 import subprocess
@@ -48,6 +52,12 @@ class RabbitDrill:
     def start(self) -> None:
         subprocess.run(["rabbitmqctl", "start_app"], check=True, capture_output=True, timeout=120)
         subprocess.run(["rabbitmqctl", "await_startup"], check=True, capture_output=True, timeout=120)
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.get_closest_marker("drill"):
+            item.add_marker(pytest.mark.timeout(600))
 
 
 @pytest.fixture

@@ -83,8 +83,9 @@ def test_sweeper_alone_without_redis(broker_app, queue, run_worker):
 @pytest.mark.e2e
 def test_two_worker_processes_emit_each_transition_once(pg_url, broker_app, queue, tmp_path):
     env = service_env(pg_url, RABBITMQ_URL=stores.RABBITMQ_URL, SWEEP_INTERVAL_SECONDS="0.3")
-    workers = [start_worker(env, tmp_path, f"worker{i}") for i in range(2)]
+    workers = []
     try:
+        workers += [start_worker(env, tmp_path, f"worker{i}") for i in range(2)]
         app = broker_app(SLOT_LOCK_SECONDS="1")
         with app.app_context():
             bookings = hold_all(make_slots(make_hub(), 10))

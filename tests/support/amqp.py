@@ -30,7 +30,8 @@ class EventQueue:
         self.name = f"calendar-test-{uuid.uuid4().hex[:8]}"
         self._connect()
         self.channel.exchange_declare(exchange, exchange_type="topic", durable=True)
-        self.channel.queue_declare(self.name, durable=True)
+        # Durable to outlive a broker restart; x-expires drops it if a run crashes.
+        self.channel.queue_declare(self.name, durable=True, arguments={"x-expires": 600_000})
         self.channel.queue_bind(self.name, exchange, routing_key="#")
 
     def _connect(self) -> None:

@@ -71,9 +71,11 @@ def start_worker(env: dict[str, str], log_dir: Path, name: str = "worker",
     process = subprocess.Popen(command if listen else [*command, "--no-listener"],
                                cwd=ROOT, env={**os.environ, **env},
                                stdout=log_path.open("wb"), stderr=subprocess.STDOUT)
+    server = Server("", process, log_path)
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and "worker started" not in log_path.read_text(errors="replace"):
-        if process.poll() is not None:
-            raise RuntimeError(f"worker exited early:\n{log_path.read_text()}")
+    while "worker started" not in server.log():
+        if process.poll() is not None or time.monotonic() > deadline:
+            server.stop()
+            raise RuntimeError(f"worker did not start:\n{server.log()}")
         time.sleep(0.1)
-    return Server("", process, log_path)
+    return server
