@@ -46,10 +46,10 @@ def sequence_pending(batch: int = 500) -> int:
         if not rows:
             return 0
         last = session.scalar(select(func.coalesce(func.max(OutboxEvent.sequence), 0)))
-        for offset, row_id in enumerate(rows, start=1):
-            session.execute(update(OutboxEvent).where(OutboxEvent.row_id == row_id)
-                            .values(sequence=last + offset)
-                            .execution_options(synchronize_session=False))
+        # One bulk UPDATE by primary key (executed in batches), not a round trip per row.
+        session.execute(update(OutboxEvent),
+                        [{"row_id": row_id, "sequence": last + offset}
+                         for offset, row_id in enumerate(rows, start=1)])
         return len(rows)
 
 

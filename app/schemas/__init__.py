@@ -3,13 +3,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from marshmallow import ValidationError, validate
+from marshmallow import ValidationError
 
 # Far enough for any real booking, near enough that local-day arithmetic in
 # any time zone stays inside what datetime and PostgreSQL can represent.
 EARLIEST = date(2000, 1, 1)
 LATEST = date(2100, 12, 31)
-in_service_years = validate.Range(EARLIEST, LATEST, error="Must be between {min} and {max}.")
 
 
 def printable(value: str) -> None:
@@ -18,6 +17,8 @@ def printable(value: str) -> None:
         raise ValidationError("Must not contain control characters.")
 
 
-def within_service_years(value: datetime) -> None:
-    if not EARLIEST <= value.date() <= LATEST:
+def within_service_years(value: date | datetime) -> None:
+    """Refuse a date, or a datetime's date, outside EARLIEST..LATEST."""
+    day = value.date() if isinstance(value, datetime) else value
+    if not EARLIEST <= day <= LATEST:
         raise ValidationError(f"Must be between {EARLIEST} and {LATEST}.")

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
-from app.schemas import in_service_years, printable, within_service_years
+from app.schemas import printable, within_service_years
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HHMM = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error="Expected HH:MM (24 h).")
@@ -79,7 +79,7 @@ class SlotDaySchema(Schema):
 
 class SlotDayQuerySchema(Schema):
     hub = fields.UUID(required=True, metadata={"description": "Hub id"})
-    date = fields.Date(required=True, validate=in_service_years,
+    date = fields.Date(required=True, validate=within_service_years,
                        metadata={"description": "The hub's local date, YYYY-MM-DD (2000-2100)"})
 
 

@@ -2,9 +2,9 @@
 
 Every path that ends a hold goes through `_end_hold`: the lazy expiry of
 reads, confirm and cancel, the next hold on the same slot, the Redis expiry
-listener and the sweeper. Each step is a conditional UPDATE (still pending, still the same
-fence, time really up), so duplicates and late notifications change nothing
-and emit nothing.
+listener and the sweeper. Each step is a conditional UPDATE (still pending,
+still the same fence, time really up), so duplicates and late notifications
+change nothing and emit nothing.
 """
 from __future__ import annotations
 

@@ -92,9 +92,8 @@ def _hold_in_database(request: HoldRequest, token: str | None, lock_seconds: int
             idempotency.remember(session, call, 201, render_booking(booking))
         return booking
     except IntegrityError as exc:
-        if idempotency.is_key_collision(exc):
-            idempotency.check_replay(call)
-        # The unique index on active bookings caught what the UPDATE let by.
+        # The unique index on active bookings caught what the UPDATE let by, or
+        # a twin stored our Idempotency-Key first: hold_slot replays the latter.
         raise SlotUnavailable() from exc
     except OperationalError as exc:
         if getattr(exc.orig, "pgcode", None) == LOCK_NOT_AVAILABLE:

@@ -63,10 +63,13 @@ class Worker:
             finally:
                 db.session.remove()
 
+    def _request_stop(self) -> None:
+        self.stop_event.set()
+        self.wake_sweeper.set()  # the sweeper may be sleeping on it
+
     def stop(self, timeout: float = 10.0) -> None:
         """Ask every loop to stop and wait for them, `timeout` seconds in all."""
-        self.stop_event.set()
-        self.wake_sweeper.set()
+        self._request_stop()
         deadline = time.monotonic() + timeout
         for thread in self.threads:
             thread.join(max(deadline - time.monotonic(), 0.0))
@@ -76,8 +79,7 @@ class Worker:
         """Run in the foreground until SIGTERM or SIGINT, then stop cleanly."""
         def _signalled(signum, _frame):
             log.info("received %s, stopping", signal.Signals(signum).name)
-            self.stop_event.set()
-            self.wake_sweeper.set()
+            self._request_stop()
 
         signal.signal(signal.SIGTERM, _signalled)
         signal.signal(signal.SIGINT, _signalled)
