@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 
 import pytest
 import redis
@@ -12,7 +11,7 @@ from app.models import Booking
 from tests.e2e.conftest import race
 from tests.support import stores
 from tests.support.amqp import EventQueue
-from tests.support.factories import make_hub, make_slots
+from tests.support.factories import hold, make_hub, make_slots
 
 pytestmark = pytest.mark.drill
 
@@ -29,8 +28,6 @@ def test_no_double_booking_while_redis_is_down(gunicorn_server, make_app, redis_
 
 def test_listener_reapplies_notifications_and_resubscribes_after_restart(
         make_app, run_worker, redis_drill):
-    from app.services.holds import HoldRequest, hold_slot
-
     app = make_app(RABBITMQ_URL=stores.RABBITMQ_URL, SLOT_LOCK_SECONDS="1",
                    SWEEP_INTERVAL_SECONDS="3600")
     queue = EventQueue()
@@ -49,8 +46,7 @@ def test_listener_reapplies_notifications_and_resubscribes_after_restart(
         assert "x" in client.config_get("notify-keyspace-events")["notify-keyspace-events"]
         time.sleep(0.5)
         with app.app_context():
-            booking = hold_slot(HoldRequest(make_slots(make_hub(), 1)[0].id, uuid.uuid4(),
-                                            "c@example.com"))
+            booking = hold(make_slots(make_hub(), 1)[0])
         received = queue.collect(4, timeout=10)
         assert sorted(m.type for m in received) == ["BookingCreated", "BookingExpired",
                                                     "SlotLocked", "SlotUnlocked"]
@@ -63,7 +59,6 @@ def test_listener_reapplies_notifications_and_resubscribes_after_restart(
 def test_full_redis_makes_holds_fall_back_to_postgres(make_app, redis_client):
     """A Redis that refuses writes (OOM under noeviction) opens the gate, it does not fail holds."""
     from app.errors import SlotUnavailable
-    from app.services.holds import HoldRequest, hold_slot
 
     app = make_app()
     before = redis_client.config_get("maxmemory")["maxmemory"]
@@ -73,10 +68,10 @@ def test_full_redis_makes_holds_fall_back_to_postgres(make_app, redis_client):
         try:
             redis_client.config_set("maxmemory-policy", "noeviction")
             redis_client.config_set("maxmemory", "1")
-            first = hold_slot(HoldRequest(slot.id, uuid.uuid4(), "c@example.com"))
+            first = hold(slot)
             assert first.status == "pending" and first.lock_token is None
             with pytest.raises(SlotUnavailable):
-                hold_slot(HoldRequest(slot.id, uuid.uuid4(), "c@example.com"))
+                hold(slot)
         finally:
             redis_client.config_set("maxmemory", before)
             redis_client.config_set("maxmemory-policy", policy)

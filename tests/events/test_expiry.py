@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections import Counter
 from datetime import datetime, timezone
 
@@ -11,16 +10,15 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Booking, Slot
-from app.services.holds import HoldRequest, hold_slot
 from app.services.hubs import list_free_slots
 from tests.conftest import service_env
 from tests.support import stores
-from tests.support.factories import make_hub, make_slots
+from tests.support.factories import hold, make_hub, make_slots
 from tests.support.server import start_worker
 
 
 def hold_all(slots):
-    return [hold_slot(HoldRequest(s.id, uuid.uuid4(), "c@example.com")) for s in slots]
+    return [hold(s) for s in slots]
 
 
 def assert_expired_once_each(received, bookings):

@@ -15,14 +15,10 @@ from app.models import Booking, IdempotencyRecord, OutboxEvent
 from app.services.bookings import cancel_booking, confirm_booking
 from app.services.holds import HoldRequest, hold_slot
 from app.services.idempotency import IdempotentCall, IdempotentReplay
-from tests.support.factories import make_hub, make_slots
+from tests.support.factories import hold, make_hub, make_slots
 
 BOOKING_FIELDS = {"booking_id", "slot_id", "hub_id", "candidate_id", "locked_until", "starts_at",
                   "contact_email"}
-
-
-def hold(slot, email="c@example.com"):
-    return hold_slot(HoldRequest(slot.id, uuid.uuid4(), email))
 
 
 def test_hold_confirm_cancel_publish_exactly_their_events(broker_app, queue, run_worker):

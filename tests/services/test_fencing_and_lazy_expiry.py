@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,9 +11,8 @@ from app.errors import HoldExpired
 from app.extensions import db
 from app.models import Booking, OutboxEvent, Slot
 from app.services.bookings import cancel_booking, confirm_booking
-from app.services.holds import HoldRequest, hold_slot
 from app.services.hubs import list_free_slots
-from tests.support.factories import make_hub, make_slots
+from tests.support.factories import hold, make_hub, make_slots
 
 
 @pytest.fixture
@@ -22,10 +20,6 @@ def short_holds(make_app):
     app = make_app(SLOT_LOCK_SECONDS="1")  # no worker runs: only lazy expiry can free slots
     with app.app_context():
         yield make_slots(make_hub(), 1)[0]
-
-
-def hold(slot):
-    return hold_slot(HoldRequest(slot.id, uuid.uuid4(), "c@example.com"))
 
 
 def listed(slot) -> bool:

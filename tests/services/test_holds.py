@@ -13,12 +13,7 @@ from app.errors import CandidateHoldLimit, InvalidRequest, NotFound, SlotUnavail
 from app.extensions import db
 from app.locking import slot_gate
 from app.models import Booking, OutboxEvent, Slot
-from app.services.holds import HoldRequest, hold_slot
-from tests.support.factories import make_hub, make_slots
-
-
-def hold(slot, candidate=None, email="c@example.com"):
-    return hold_slot(HoldRequest(slot.id, candidate or uuid.uuid4(), email, "session-1"))
+from tests.support.factories import hold, make_hub, make_slots
 
 
 @pytest.fixture
@@ -27,7 +22,7 @@ def slots(ctx):
 
 
 def test_hold_locks_slot_mirrors_redis_and_records_events(ctx, slots, redis_client):
-    booking = hold(slots[0])
+    booking = hold(slots[0], session_id="session-1")
     slot = db.session.get(Slot, slots[0].id, populate_existing=True)
     assert booking.status == "pending"
     assert slot.status == "locked" and slot.locked_by == "session-1" and slot.fence == 1

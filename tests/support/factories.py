@@ -1,8 +1,10 @@
 """Hubs and slots made through the services, as an admin would."""
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta, timezone
 
+from app.services.holds import HoldRequest, hold_slot
 from app.services.hubs import add_slots, create_hub
 
 _counter = iter(range(1, 10**6))
@@ -21,3 +23,8 @@ def make_slots(hub, count: int = 4, start: datetime | None = None, minutes: int 
     step = timedelta(minutes=minutes)
     return add_slots(hub.id, [{"starts_at": start + i * step, "ends_at": start + (i + 1) * step,
                                "lane": 1} for i in range(count)])
+
+
+def hold(slot, candidate=None, email: str = "c@example.com", session_id: str | None = None):
+    """Hold `slot` through the service, for a new candidate unless one is given."""
+    return hold_slot(HoldRequest(slot.id, candidate or uuid.uuid4(), email, session_id))
