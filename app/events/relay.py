@@ -20,7 +20,7 @@ from sqlalchemy import func, select, text, update
 
 from app.events.publishers import Publisher
 from app.models import OutboxEvent
-from app.services.uow import db_now, is_postgres, unit_of_work
+from app.uow import db_now, is_postgres, unit_of_work
 
 log = logging.getLogger(__name__)
 # Advisory lock keys (class, id); the class is ours alone ("CAM").

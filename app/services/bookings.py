@@ -20,7 +20,7 @@ from app.models import Booking, Slot
 from app.schemas.booking import render_booking
 from app.services import idempotency
 from app.services.expiry import expire_hold
-from app.services.uow import db_now, unit_of_work
+from app.uow import db_now, unit_of_work
 
 
 def get_booking(booking_id: UUID) -> Booking:

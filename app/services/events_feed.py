@@ -6,7 +6,7 @@ from sqlalchemy import select
 from app.events import envelope
 from app.extensions import db
 from app.models import OutboxEvent
-from app.services.uow import db_now
+from app.uow import db_now
 
 
 def read_events(after: int, limit: int) -> dict:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, contains_eager
 
 from app.events import booking_event_data, record_event
 from app.models import Booking, Slot
-from app.services.uow import db_now, is_postgres, unit_of_work
+from app.uow import db_now, is_postgres, unit_of_work
 
 
 def _end_hold(session: Session, booking: Booking, now: datetime, slot_freed: bool) -> bool:

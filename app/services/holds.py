@@ -29,7 +29,7 @@ from app.models import Booking, Hub, Slot
 from app.schemas.booking import render_booking
 from app.services import idempotency
 from app.services.expiry import expire_stale_holds_on_slot
-from app.services.uow import db_now, is_postgres, unit_of_work
+from app.uow import db_now, is_postgres, unit_of_work
 
 _CANDIDATE_LOCK_CLASS = 0x43414C  # "CAL": namespace of our advisory locks
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL: lock_timeout expired

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from app.errors import DuplicateHub, NotFound, SlotOverlap
 from app.extensions import db
 from app.models import Hub, Slot
-from app.services.uow import db_now, unit_of_work
+from app.uow import db_now, unit_of_work
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from flask import current_app
 from sqlalchemy import delete, func, select
 
 from app.models import IdempotencyRecord, OutboxEvent
-from app.services.uow import db_now, unit_of_work
+from app.uow import db_now, unit_of_work
 
 PURGE_BATCH = 5000
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from app.models import Hub, Slot
 from app.schemas.hub import WEEKDAYS
 from app.services.hubs import local_day_bounds
-from app.services.uow import unit_of_work
+from app.uow import unit_of_work
 
 Interval = tuple[datetime, datetime, int]
 

@@ -12,7 +12,7 @@ from app.events.publishers import PikaPublisher
 from app.events.relay import publish_pending, sequence_pending
 from app.extensions import db
 from app.models import OutboxEvent
-from app.services.uow import db_now
+from app.uow import db_now
 from tests.conftest import API_KEY
 from tests.support import stores
 

@@ -1,4 +1,4 @@
-"""The unit of work every service runs its changes in, and the clock it trusts.
+"""The unit of work that services, the relay and the worker share, and the clock they trust.
 
 Lock decisions use the database's clock (`statement_timestamp()` on
 PostgreSQL: unlike `now()` it is not frozen at the start of a transaction
