@@ -6,11 +6,16 @@ processes (one PostgreSQL advisory lock each; SQLite serialises writers):
 1. sequence: committed rows without `sequence` get the next numbers, in
    insertion order. Independent of the broker, so the event feed keeps
    flowing while RabbitMQ is down.
-2. publish: sequenced, unpublished rows go out in `sequence` order with
-   publisher confirms and are stamped `published_at` in the same transaction.
+2. publish: sequenced, unpublished rows go out in `sequence` order, a batch
+   at a time with pipelined publisher confirms, and the confirmed ones are
+   stamped `published_at` in the same transaction.
 
-At-least-once: a crash after the broker confirmed but before the commit
-publishes those rows again; consumers dedupe on `message_id` (the event id).
+At-least-once: a crash after the broker confirmed but before the commit, a
+nack, or a connection lost mid-batch publishes the unmarked rows again with
+the same `message_id` (the event id), on which consumers dedupe. Messages
+after a failed one may already have reached queues, so after a failure a
+consumer can meet an event again after later ones: `sequence` (a header)
+restores the order.
 """
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ import logging
 
 from sqlalchemy import func, select, text, update
 
-from app.events.publishers import Publisher
+from app.events.publishers import Publisher, PublishError
 from app.models import OutboxEvent
 from app.uow import db_now, is_postgres, unit_of_work
 
@@ -26,6 +31,14 @@ log = logging.getLogger(__name__)
 # Advisory lock keys (class, id); the class is ours alone ("CAM").
 _SEQUENCER_LOCK = (0x43414D, 1)
 _PUBLISHER_LOCK = (0x43414D, 2)
+# A batch is written to the broker at once and its confirms awaited together:
+# larger batches amortise the wait (and the UPDATE), up to the memory a
+# batch of rows and frames takes.
+PUBLISH_BATCH = 1000
+SEQUENCE_BATCH = 1000
+# What a message is built from (not the whole ORM row: the relay reads many).
+_PUBLISHED_COLUMNS = (OutboxEvent.row_id, OutboxEvent.sequence, OutboxEvent.id, OutboxEvent.type,
+                      OutboxEvent.routing_key, OutboxEvent.payload, OutboxEvent.occurred_at)
 
 
 def _lead(session, lock: tuple[int, int]) -> bool:
@@ -36,51 +49,63 @@ def _lead(session, lock: tuple[int, int]) -> bool:
                                {"a": lock[0], "b": lock[1]}))
 
 
-def sequence_pending(batch: int = 500) -> int:
+def sequence_pending(batch: int = SEQUENCE_BATCH) -> int:
     """Give committed, unsequenced events their feed order; return how many."""
     with unit_of_work() as session:
         if not _lead(session, _SEQUENCER_LOCK):
             return 0
-        rows = session.scalars(select(OutboxEvent.row_id).where(OutboxEvent.sequence.is_(None))
-                               .order_by(OutboxEvent.row_id).limit(batch)).all()
-        if not rows:
-            return 0
         last = session.scalar(select(func.coalesce(func.max(OutboxEvent.sequence), 0)))
-        # One bulk UPDATE by primary key (executed in batches), not a round trip per row.
-        session.execute(update(OutboxEvent),
-                        [{"row_id": row_id, "sequence": last + offset}
-                         for offset, row_id in enumerate(rows, start=1)])
-        return len(rows)
+        # One statement numbers the whole batch: last + 1, last + 2, ... in row_id order.
+        pending = (select(OutboxEvent.row_id).where(OutboxEvent.sequence.is_(None))
+                   .order_by(OutboxEvent.row_id).limit(batch).subquery())
+        numbered = select(pending.c.row_id,
+                          func.row_number().over(order_by=pending.c.row_id).label("offset")).subquery()
+        return session.execute(update(OutboxEvent).where(OutboxEvent.row_id == numbered.c.row_id)
+                               .values(sequence=numbered.c.offset + last)
+                               .execution_options(synchronize_session=False)).rowcount
 
 
-def publish_pending(publisher: Publisher, batch: int = 100) -> int:
-    """Publish sequenced events in order; return how many were confirmed.
+def publish_pending(publisher: Publisher, batch: int = PUBLISH_BATCH) -> int:
+    """Publish the next `batch` sequenced events in order; return how many were confirmed.
 
-    A publish failure keeps the confirmed part of the batch, notes the error
-    on the row that failed and re-raises so the caller can reconnect.
+    The whole batch goes to the broker before any confirm is awaited; the
+    confirmed prefix is then marked published with one UPDATE, in the same
+    transaction as the read, and only after the broker confirmed it. A
+    failure keeps that prefix, notes the error on the first unconfirmed row
+    and re-raises so the caller can reconnect; the rest is published again.
     """
-    published: list[OutboxEvent] = []
-    failure: Exception | None = None
     with unit_of_work() as session:
         if not _lead(session, _PUBLISHER_LOCK):
             return 0
-        now = db_now(session)
-        rows = session.scalars(select(OutboxEvent)
+        rows = session.execute(select(*_PUBLISHED_COLUMNS)
                                .where(OutboxEvent.sequence.is_not(None),
                                       OutboxEvent.published_at.is_(None))
                                .order_by(OutboxEvent.sequence).limit(batch)).all()
-        for row in rows:
-            try:
-                publisher.publish(row)
-            except Exception as exc:  # any broker failure: stop, keep order
-                failure = exc
-                row.attempts += 1
-                row.last_error = f"{exc.__class__.__name__}: {exc}"[:500]
-                break
-            row.published_at = now
-            published.append(row)
+        if not rows:
+            return 0
+        failure: PublishError | None = None
+        try:
+            publisher.publish(rows)
+        except PublishError as exc:
+            failure = exc
+        except Exception as exc:  # the publisher broke before any confirm
+            failure = PublishError(0, f"{exc.__class__.__name__}: {exc}")
+            failure.__cause__ = exc
+        confirmed = len(rows) if failure is None else failure.confirmed
+        if confirmed:
+            # Rows are published in sequence order and a batch is the lowest
+            # unpublished sequences, so the range holds exactly these rows.
+            session.execute(update(OutboxEvent)
+                            .where(OutboxEvent.sequence.between(rows[0].sequence,
+                                                                rows[confirmed - 1].sequence),
+                                   OutboxEvent.published_at.is_(None))
+                            .values(published_at=db_now(session))
+                            .execution_options(synchronize_session=False))
+        if failure is not None:
+            session.execute(update(OutboxEvent).where(OutboxEvent.row_id == rows[confirmed].row_id)
+                            .values(attempts=OutboxEvent.attempts + 1, last_error=str(failure)[:500])
+                            .execution_options(synchronize_session=False))
     if failure is not None:
-        log.warning("publishing stopped at event %s: %s", rows[len(published)].sequence,
-                    failure.__class__.__name__)
+        log.warning("publishing stopped at event %s: %s", rows[confirmed].sequence, failure)
         raise failure
-    return len(published)
+    return len(rows)

@@ -26,22 +26,29 @@ PURGE_EVERY_SECONDS = 600
 SWEEP_BATCH = 200
 
 
-def relay_loop(app: Flask, stop: threading.Event) -> None:
-    """Publish outbox events until `stop`; never gives up on the broker."""
+def relay_loop(app: Flask, stop: threading.Event, wake: threading.Event | None = None) -> None:
+    """Publish outbox events until `stop`; never gives up on the broker.
+
+    Idle, it looks again every RELAY_IDLE_SECONDS, or at once when `wake` is
+    set (by this process's expiry, which has events waiting).
+    """
+    wake = wake or threading.Event()
     publisher: Publisher | None = None
     backoff = 0.5
     with app.app_context():
         while not stop.is_set():
             try:
+                wake.clear()
                 # Sequencing needs no broker: the event feed flows while RabbitMQ is down.
-                sequence_pending()
+                sequenced = sequence_pending()
                 if publisher is None:
                     publisher = make_publisher(app.config["RABBITMQ_URL"], app.config["EVENTS_EXCHANGE"])
                     log.info("relay connected (%s)", type(publisher).__name__)
-                busy = publish_pending(publisher) > 0
+                busy = publish_pending(publisher) > 0 or sequenced > 0
                 backoff = 0.5
                 if not busy:
-                    stop.wait(RELAY_IDLE_SECONDS)
+                    publisher.keep_alive()
+                    wake.wait(RELAY_IDLE_SECONDS)
             except Exception as exc:  # broker or database away: back off, reconnect
                 log.warning("relay paused %.1fs: %s: %s", backoff, exc.__class__.__name__, exc)
                 if publisher is not None:
