@@ -1,55 +1,76 @@
 """Ending holds whose time has run out.
 
-Every path that ends a hold goes through `_end_hold`: the lazy expiry of
-reads, confirm and cancel, the next hold on the same slot, the Redis expiry
-listener and the sweeper. Each step is a conditional UPDATE (still pending,
-still the same fence, time really up), so duplicates and late notifications
-change nothing and emit nothing.
+Every path that ends a hold goes through `_end_holds`: the lazy expiry of
+reads, confirm and cancel, the next hold on the same slot, the worker's
+expiry timer and its sweeper. Each step is a conditional UPDATE (still
+pending, still the same fence, time really up), so duplicates and late
+notifications change nothing and emit nothing.
+
+The worker ends holds in sets: one claim, one UPDATE of the slots, one of
+the bookings and one INSERT of their events per batch, however many holds
+ran out at once (a burst of thousands after a slot release).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Sequence
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, text, tuple_, update
 from sqlalchemy.orm import Session, contains_eager
 
 from app.events import booking_event_data, record_event
 from app.models import Booking, Slot
 from app.uow import db_now, is_postgres, unit_of_work
 
+# One expiry timer at a time across workers (advisory lock class "CAM", as the relay's).
+_TIMER_LOCK = (0x43414D, 3)
 
-def _end_hold(session: Session, booking: Booking, now: datetime, slot_freed: bool) -> bool:
-    """Mark a pending, overdue booking expired and record its events (once)."""
-    ended = session.execute(
+
+def _end_holds(session: Session, bookings: Sequence[Booking], now: datetime,
+               freed_slots: set[UUID]) -> int:
+    """Mark pending, overdue bookings expired and record their events (once each)."""
+    if not bookings:
+        return 0
+    ended = session.scalars(
         update(Booking)
-        .where(Booking.id == booking.id, Booking.status == "pending", Booking.hold_expires_at <= now)
+        .where(Booking.id.in_([b.id for b in bookings]), Booking.status == "pending",
+               Booking.hold_expires_at <= now)
         .values(status="expired", expired_at=now, lock_token=None, updated_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if not ended:
-        return False
-    session.refresh(booking)
-    record_event(session, "BookingExpired", booking_event_data(booking, with_contact=True), now)
-    if slot_freed:
-        record_event(session, "SlotUnlocked",
-                     booking_event_data(booking, with_contact=False, reason="expired"), now)
-    return True
+        .returning(Booking)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    ).all()
+    for booking in sorted(ended, key=lambda b: (b.hold_expires_at, str(b.id))):
+        record_event(session, "BookingExpired", booking_event_data(booking, with_contact=True), now)
+        if booking.slot_id in freed_slots:
+            record_event(session, "SlotUnlocked",
+                         booking_event_data(booking, with_contact=False, reason="expired"), now)
+    return len(ended)
+
+
+def expire_holds(session: Session, bookings: Sequence[Booking], now: datetime) -> int:
+    """Expire those of `bookings` that are pending and out of time; record their events.
+
+    A slot is freed only while it still carries the booking's fence. Slots
+    are updated first so every writer locks slot before booking.
+    """
+    if not bookings:
+        return 0
+    freed = session.scalars(
+        update(Slot)
+        .where(tuple_(Slot.id, Slot.fence).in_([(b.slot_id, b.fence) for b in bookings]),
+               Slot.status == "locked", Slot.locked_until <= now)
+        .values(status="available", locked_until=None, locked_by=None, updated_at=now)
+        .returning(Slot)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    ).all()
+    return _end_holds(session, bookings, now, freed_slots={slot.id for slot in freed})
 
 
 def expire_hold(session: Session, booking: Booking, now: datetime) -> bool:
-    """Expire `booking` if it is pending and its time is up; record the events.
-
-    The slot is updated first so every writer locks slot before booking.
-    """
-    freed = session.execute(
-        update(Slot)
-        .where(Slot.id == booking.slot_id, Slot.fence == booking.fence, Slot.status == "locked",
-               Slot.locked_until <= now)
-        .values(status="available", locked_until=None, locked_by=None, updated_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    return _end_hold(session, booking, now, slot_freed=bool(freed))
+    """Expire `booking` if it is pending and its time is up; record the events."""
+    return expire_holds(session, [booking], now) == 1
 
 
 def expire_stale_holds_on_slot(session: Session, slot_id: UUID, now: datetime) -> None:
@@ -62,32 +83,64 @@ def expire_stale_holds_on_slot(session: Session, slot_id: UUID, now: datetime) -
         select(Booking).where(Booking.slot_id == slot_id, Booking.status == "pending")
         .execution_options(populate_existing=True)
     ).all()
-    for booking in stale:
-        _end_hold(session, booking, now, slot_freed=True)
+    _end_holds(session, stale, now, freed_slots={slot_id})
 
 
-def expire_due_holds(slot_id: UUID | None = None, batch: int = 100) -> int:
-    """Expire holds that have run out (all, or one slot's); return how many.
+def _expire_due(session: Session, now: datetime, batch: int, slot_id: UUID | None = None) -> int:
+    """Claim up to `batch` overdue holds and expire them, set-based.
 
     Rows are claimed with FOR UPDATE SKIP LOCKED so several workers share the
     work without waiting on each other or expiring the same hold twice.
     """
+    query = (select(Booking).join(Booking.slot).options(contains_eager(Booking.slot))
+             .where(Booking.status == "pending", Booking.hold_expires_at <= now,
+                    Slot.status == "locked", Slot.fence == Booking.fence)
+             .order_by(Booking.hold_expires_at).limit(batch))
+    if slot_id is not None:
+        query = query.where(Booking.slot_id == slot_id)
+    if is_postgres(session):
+        query = query.with_for_update(of=Slot, skip_locked=True)
+    due = session.scalars(query.execution_options(populate_existing=True)).unique().all()
+    return expire_holds(session, due, now)
+
+
+def expire_due_holds(slot_id: UUID | None = None, batch: int = 1000) -> int:
+    """Expire holds that have run out (all, or one slot's), up to `batch`; return how many."""
     with unit_of_work() as session:
+        return _expire_due(session, db_now(session), batch, slot_id)
+
+
+@dataclass(frozen=True)
+class TimerRound:
+    """What one round of the expiry timer did, and when it should look again."""
+
+    expired: int
+    next_due_in: float | None  # seconds until the next pending hold runs out; None: none pending
+    led: bool  # False: another worker's timer holds the lead this round
+
+
+def expire_on_time(batch: int = 1000) -> TimerRound:
+    """The expiry timer's round: expire what is due now, say when the next hold runs out.
+
+    Reads the earliest pending deadline from the partial index on pending
+    holds, so an idle round costs three index-only statements and claims no
+    rows. One timer leads at a time across workers (a transaction-scoped
+    advisory lock, released if its worker dies); the others only wait.
+    """
+    with unit_of_work() as session:
+        if is_postgres(session) and not session.scalar(
+                text("SELECT pg_try_advisory_xact_lock(:a, :b)"),
+                {"a": _TIMER_LOCK[0], "b": _TIMER_LOCK[1]}):
+            return TimerRound(0, None, led=False)
         now = db_now(session)
-        query = (select(Booking).join(Booking.slot).options(contains_eager(Booking.slot))
-                 .where(Booking.status == "pending", Booking.hold_expires_at <= now,
-                        Slot.status == "locked", Slot.fence == Booking.fence)
-                 .order_by(Booking.hold_expires_at).limit(batch))
-        if slot_id is not None:
-            query = query.where(Booking.slot_id == slot_id)
-        if is_postgres(session):
-            query = query.with_for_update(of=Slot, skip_locked=True)
-        due = session.scalars(query.execution_options(populate_existing=True)).unique().all()
-        return sum(expire_hold(session, booking, now) for booking in due)
+        expired = 0
+        earliest = _earliest_pending(session)
+        if earliest is not None and earliest <= now:
+            expired = _expire_due(session, now, batch)
+            earliest = _earliest_pending(session)
+        due_in = None if earliest is None else max((earliest - now).total_seconds(), 0.0)
+        return TimerRound(expired, due_in, led=True)
 
 
-def pending_hold_due_at(slot_id: UUID) -> datetime | None:
-    """When the slot's pending hold runs out, if it has one (for the listener)."""
-    with unit_of_work() as session:
-        return session.scalar(select(Booking.hold_expires_at)
-                              .where(Booking.slot_id == slot_id, Booking.status == "pending"))
+def _earliest_pending(session: Session) -> datetime | None:
+    return session.scalar(select(func.min(Booking.hold_expires_at)).where(Booking.status == "pending"))

@@ -1,10 +1,14 @@
-"""The background worker: expiry listener, sweeper and outbox relay.
+"""The background worker: expiry timer and listener, sweeper and outbox relay.
 
 `flask --app wsgi worker` runs them in one process until SIGTERM/SIGINT;
 `start_in_background(app)` runs the same loops beside a web server (the
-embedded default of scripts/run). Several workers may run against the same
-stores: the relay leads one at a time, the sweeper skips locked rows, and
-every expiry is conditional.
+embedded default of scripts/run). `--no-listener` (listen=False) leaves the
+sweeper alone to end holds: no expiry timer, no Redis listener. As before,
+the fast path runs beside a Redis gate; without Redis the sweeper ends holds.
+
+Several workers may run against the same stores: the relay and the expiry
+timer lead one at a time, the sweeper skips locked rows, and every expiry
+is conditional.
 """
 from __future__ import annotations
 
@@ -15,11 +19,9 @@ import time
 
 from flask import Flask
 
-from app.extensions import db
 from app.locking import slot_gate
-from app.services.expiry import expire_due_holds, pending_hold_due_at
 from app.worker.expiry_listener import ExpiryListener
-from app.worker.loops import relay_loop, sweeper_loop
+from app.worker.loops import expiry_timer_loop, relay_loop, sweeper_loop
 
 log = logging.getLogger(__name__)
 
@@ -31,17 +33,21 @@ class Worker:
         self.app = app
         self.stop_event = threading.Event()
         self.wake_sweeper = threading.Event()
+        self.wake_timer = threading.Event()
+        self.wake_relay = threading.Event()  # events were recorded: publish them now
         self.listen = listen
         self.threads: list[threading.Thread] = []
 
     def start(self) -> "Worker":
-        loops = {"relay": (relay_loop, (self.app, self.stop_event)),
-                 "sweeper": (sweeper_loop, (self.app, self.stop_event, self.wake_sweeper))}
+        loops = {"relay": (relay_loop, (self.app, self.stop_event, self.wake_relay)),
+                 "sweeper": (sweeper_loop, (self.app, self.stop_event, self.wake_sweeper,
+                                            self.wake_relay))}
         with self.app.app_context():
             gate = slot_gate()
         if self.listen and gate.configured:
-            listener = ExpiryListener(gate, self._expire_slot, self._due_at, self.wake_sweeper.set,
-                                      self.stop_event)
+            loops["expiry-timer"] = (expiry_timer_loop, (self.app, self.stop_event, self.wake_timer,
+                                                         self.wake_relay))
+            listener = ExpiryListener(gate, self.wake_timer.set, self.stop_event)
             loops["expiry-listener"] = (listener.run, ())
         for name, (target, args) in loops.items():
             thread = threading.Thread(target=target, args=args, name=f"calendar-{name}", daemon=True)
@@ -50,22 +56,10 @@ class Worker:
         log.info("worker started: %s", ", ".join(loops))
         return self
 
-    def _expire_slot(self, slot_id) -> int:
-        return self._in_context(expire_due_holds, slot_id=slot_id)
-
-    def _due_at(self, slot_id):
-        return self._in_context(pending_hold_due_at, slot_id)
-
-    def _in_context(self, fn, *args, **kwargs):
-        with self.app.app_context():
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                db.session.remove()
-
     def _request_stop(self) -> None:
         self.stop_event.set()
-        self.wake_sweeper.set()  # the sweeper may be sleeping on it
+        for wake in (self.wake_sweeper, self.wake_timer, self.wake_relay):
+            wake.set()  # a loop may be sleeping on it
 
     def stop(self, timeout: float = 10.0) -> None:
         """Ask every loop to stop and wait for them, `timeout` seconds in all."""

@@ -1,10 +1,14 @@
-"""The worker's three loops; each runs in its own thread with its own app context.
+"""The worker's loops; each runs in its own thread with its own app context.
 
 - relay: sequence and publish outbox events (own pika connection, reconnects
   with backoff while RabbitMQ is away);
+- expiry timer: end holds at their `locked_until`, whatever Redis does;
 - sweeper: expire every hold past `locked_until`, every SWEEP_INTERVAL_SECONDS
   or at once when asked; purge old outbox rows and idempotency keys;
 - expiry listener: see `expiry_listener`.
+
+Whoever records events (the timer, the sweeper) wakes the relay, so an
+expiry is published within milliseconds instead of the relay's next look.
 """
 from __future__ import annotations
 
@@ -18,12 +22,19 @@ from app.events.publishers import Publisher, make_publisher
 from app.events.relay import publish_pending, sequence_pending
 from app.extensions import db
 from app.services import maintenance
-from app.services.expiry import expire_due_holds
+from app.services.expiry import expire_due_holds, expire_on_time
 
 log = logging.getLogger(__name__)
 RELAY_IDLE_SECONDS = 0.2
 PURGE_EVERY_SECONDS = 600
-SWEEP_BATCH = 200
+SWEEP_BATCH = 1000
+# The expiry timer sleeps until the next pending deadline, but looks at least
+# every TIMER_MAX_WAIT (holds made meanwhile with a shorter lock, another
+# worker leading) and at most every TIMER_MIN_WAIT, so a burst's deadlines,
+# milliseconds apart, are ended in batches rather than one transaction each.
+TIMER_MAX_WAIT = 0.1
+TIMER_MIN_WAIT = 0.05
+TIMER_BATCH = 1000
 
 
 def relay_loop(app: Flask, stop: threading.Event, wake: threading.Event | None = None) -> None:
@@ -62,7 +73,35 @@ def relay_loop(app: Flask, stop: threading.Event, wake: threading.Event | None =
             publisher.close()
 
 
-def sweeper_loop(app: Flask, stop: threading.Event, wake: threading.Event) -> None:
+def expiry_timer_loop(app: Flask, stop: threading.Event, wake: threading.Event,
+                     events_waiting: threading.Event) -> None:
+    """End holds on time until `stop`: sleep until the next deadline (or `wake`), expire what is due."""
+    with app.app_context():
+        while not stop.is_set():
+            wake.clear()
+            wait = TIMER_MAX_WAIT
+            try:
+                done = expire_on_time(batch=TIMER_BATCH)
+                if done.expired:
+                    events_waiting.set()
+                if done.expired >= TIMER_BATCH:
+                    continue  # more are due already
+                if done.led and done.next_due_in is not None and (done.expired or done.next_due_in > 0):
+                    # (due now but nothing expired: a hold's slot is busy in another
+                    # transaction; look again after the usual wait, don't spin)
+                    wait = min(done.next_due_in, TIMER_MAX_WAIT)
+            except Exception as exc:
+                log.warning("expiry timer round failed: %s: %s", exc.__class__.__name__, exc)
+                wait = 1.0
+            finally:
+                db.session.remove()
+            stop.wait(TIMER_MIN_WAIT)  # not `wake`: under a burst Redis wakes us every millisecond
+            if wait > TIMER_MIN_WAIT:
+                wake.wait(wait - TIMER_MIN_WAIT)
+
+
+def sweeper_loop(app: Flask, stop: threading.Event, wake: threading.Event,
+                 events_waiting: threading.Event | None = None) -> None:
     """Expire overdue holds every interval (or when woken); purge now and then."""
     interval = app.config["SWEEP_INTERVAL_SECONDS"]
     last_purge = 0.0
@@ -72,6 +111,8 @@ def sweeper_loop(app: Flask, stop: threading.Event, wake: threading.Event) -> No
             try:
                 while expire_due_holds(batch=SWEEP_BATCH) == SWEEP_BATCH and not stop.is_set():
                     pass
+                if events_waiting is not None:
+                    events_waiting.set()  # publish what this sweep recorded now
                 if time.monotonic() - last_purge > PURGE_EVERY_SECONDS:
                     maintenance.purge_published_events()
                     maintenance.purge_idempotency_keys()
