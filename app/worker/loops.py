@@ -76,12 +76,14 @@ def relay_loop(app: Flask, stop: threading.Event, wake: threading.Event | None =
 def expiry_timer_loop(app: Flask, stop: threading.Event, wake: threading.Event,
                      events_waiting: threading.Event) -> None:
     """End holds on time until `stop`: sleep until the next deadline (or `wake`), expire what is due."""
+    backoff = 0.5
     with app.app_context():
         while not stop.is_set():
             wake.clear()
             wait = TIMER_MAX_WAIT
             try:
                 done = expire_on_time(batch=TIMER_BATCH)
+                backoff = 0.5
                 if done.expired:
                     events_waiting.set()
                 if done.expired >= TIMER_BATCH:
@@ -90,9 +92,11 @@ def expiry_timer_loop(app: Flask, stop: threading.Event, wake: threading.Event,
                     # (due now but nothing expired: a hold's slot is busy in another
                     # transaction; look again after the usual wait, don't spin)
                     wait = min(done.next_due_in, TIMER_MAX_WAIT)
-            except Exception as exc:
-                log.warning("expiry timer round failed: %s: %s", exc.__class__.__name__, exc)
-                wait = 1.0
+            except Exception as exc:  # the database is away: the sweeper and lazy expiry catch up
+                log.warning("expiry timer paused %.1fs: %s: %s", backoff, exc.__class__.__name__, exc)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
             finally:
                 db.session.remove()
             stop.wait(TIMER_MIN_WAIT)  # not `wake`: under a burst Redis wakes us every millisecond
