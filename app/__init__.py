@@ -13,6 +13,7 @@ from flask import Flask
 
 from app import cli, locking
 from app.api import register_blueprints
+from app.api.docs import ASSETS_URL as SWAGGER_UI_ASSETS_URL
 from app.config import Settings
 from app.db_setup import configure_database, sqlite_engine_events
 from app.errors import register_errorhandlers
@@ -49,7 +50,7 @@ def register_extensions(app: Flask) -> None:
         API_TITLE="ITADIAS Calendar service", API_VERSION="v1", OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/api", OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        OPENAPI_SWAGGER_UI_URL=SWAGGER_UI_ASSETS_URL,  # served by the app: works offline
     )
     api.init_app(app)
     locking.init_app(app)

@@ -1,7 +1,7 @@
 """HTTP API: flask-smorest blueprints. Views parse, call one service, serialise."""
 from flask import Flask
 
-from app.api import bookings, events, health, hubs, slots
+from app.api import bookings, docs, events, health, hubs, slots
 from app.extensions import api
 
 
@@ -10,3 +10,4 @@ def register_blueprints(app: Flask) -> None:
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     for module in (health, hubs, slots, bookings, events):
         api.register_blueprint(module.blp)
+    app.register_blueprint(docs.blp)  # Swagger UI assets: not part of the API
