@@ -14,6 +14,7 @@ from flask import Flask
 from app import cli, locking
 from app.api import register_blueprints
 from app.api.docs import ASSETS_URL as SWAGGER_UI_ASSETS_URL
+from app.api.openapi import ErrorResponsesPlugin, ErrorSchema
 from app.config import Settings
 from app.db_setup import configure_database, sqlite_engine_events
 from app.errors import register_errorhandlers
@@ -52,5 +53,6 @@ def register_extensions(app: Flask) -> None:
         OPENAPI_SWAGGER_UI_PATH="docs",
         OPENAPI_SWAGGER_UI_URL=SWAGGER_UI_ASSETS_URL,  # served by the app: works offline
     )
-    api.init_app(app)
+    api.ERROR_SCHEMA = ErrorSchema  # our error shape, with `error` on 409
+    api.init_app(app, spec_kwargs={"extra_plugins": [ErrorResponsesPlugin()]})
     locking.init_app(app)
