@@ -11,7 +11,7 @@ from typing import Mapping
 
 from flask import Flask
 
-from app import cli, locking
+from app import cli, locking, metrics
 from app.api import register_blueprints
 from app.api.docs import ASSETS_URL as SWAGGER_UI_ASSETS_URL
 from app.api.openapi import ErrorResponsesPlugin, ErrorSchema
@@ -30,6 +30,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     settings = Settings.from_env({**os.environ, **(config or {})})
     app.config.update(settings.as_flask_config())
     configure_logging(app)
+    metrics.init_app(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
