@@ -22,8 +22,9 @@ graceful_timeout = 20
 keepalive = 5
 accesslog = "-"
 errorlog = "-"
-# Query strings carry ids and dates only; bodies (emails) are never logged.
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(L)ss rid=%({x-request-id}o)s'
+# JSON lines (LOG_FORMAT=text for humans); one access line per request with
+# request_id, method, path (no query string, never a body), status, duration_ms.
+logger_class = "app.logs.GunicornLogger"
 
 
 def on_starting(server):
