@@ -73,6 +73,8 @@ _HEADERS = {
     503: {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait"}},
 }
 _ERROR_REF = {"$ref": "#/components/schemas/Error"}
+# `@blp.doc(**DEPENDENCY_FREE)`: the operation touches no database, so it cannot answer 503.
+DEPENDENCY_FREE = {"x-dependency-free": True}
 
 
 def _error_content(status: int, description: str) -> dict:
@@ -87,7 +89,7 @@ def _error_content(status: int, description: str) -> dict:
 def _statuses(path: str, operation: dict) -> set[int]:
     schemes = {name for requirement in operation.get("security", []) for name in requirement}
     params = operation.get("parameters", [])
-    statuses = {500, 503}
+    statuses = {500} if operation.get("x-dependency-free") else {500, 503}
     if schemes:
         statuses.add(401)
     if ADMIN_AUTH in schemes:
