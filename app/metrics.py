@@ -24,7 +24,7 @@ import logging
 import os
 import time
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, request
 from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
@@ -180,8 +180,11 @@ def _metrics_view():
     return Response(body, headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4})
 
 
+_STARTED = "calendar.started"
+
+
 def _start_timer() -> None:
-    g.metrics_started = time.perf_counter()
+    request.environ[_STARTED] = time.perf_counter()
 
 
 # (endpoint, method, status) -> (request counter, latency histogram) children:
@@ -190,11 +193,13 @@ _children: dict[tuple[str, str, int], tuple] = {}
 
 
 def _count_request(response):
-    started = g.pop("metrics_started", None)
+    # Resolve the request proxy once: each proxied attribute read costs a context lookup.
+    req = request._get_current_object()
+    started = req.environ.pop(_STARTED, None)
     if started is None:
         return response
-    method = request.method if request.method in _KNOWN_METHODS else "other"
-    key = (request.endpoint or "unmatched", method, response.status_code)
+    method = req.method if req.method in _KNOWN_METHODS else "other"
+    key = (req.url_rule.endpoint if req.url_rule is not None else "unmatched", method, response.status_code)
     children = _children.get(key)
     if children is None:
         children = _children[key] = (REQUESTS.labels(key[0], method, str(key[2])),
