@@ -76,9 +76,12 @@ ensure_system_tools() {
         command -v "${pair%%=*}" >/dev/null 2>&1 || missing+=("${pair#*=}")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
-    command -v apt-get >/dev/null 2>&1 || die "missing ${missing[*]} and no apt-get to install them"
     log "installing ${missing[*]}"
-    apt-get update -qq >&2 || die "apt-get update failed"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        -o DPkg::Lock::Timeout=300 "${missing[@]}" >&2 || die "apt-get install ${missing[*]} failed"
+    if command -v apt-get >/dev/null 2>&1 && apt-get update -qq >&2 \
+        && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            -o DPkg::Lock::Timeout=300 "${missing[@]}" >&2; then
+        return 0
+    fi
+    [ "${CI:-}" = "true" ] && die "could not install ${missing[*]} (CI=true: not skipping)"
+    log "warning: could not install ${missing[*]}; the tests that need them will fail"
 }
