@@ -55,5 +55,6 @@ def register_extensions(app: Flask) -> None:
         OPENAPI_SWAGGER_UI_URL=SWAGGER_UI_ASSETS_URL,  # served by the app: works offline
     )
     api.ERROR_SCHEMA = ErrorSchema  # our error shape, with `error` on 409
+    api.DEFAULT_ERROR_RESPONSE_NAME = None  # each error status is listed instead (ErrorResponsesPlugin)
     api.init_app(app, spec_kwargs={"extra_plugins": [ErrorResponsesPlugin()]})
     locking.init_app(app)
