@@ -39,10 +39,18 @@ class RequestFields(logging.Filter):
         return True
 
 
+class _TextFormatter(logging.Formatter):
+    """Text lines; "-" where a line has no request id."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        return line.replace(" [None] ", " [-] ", 1) if getattr(record, "request_id", None) is None else line
+
+
 def make_formatter(log_format: str) -> logging.Formatter:
     """JSON (the default) or text for humans."""
     if log_format == "text":
-        return logging.Formatter(TEXT_FORMAT)
+        return _TextFormatter(TEXT_FORMAT)
     return JsonFormatter("%(levelname)s %(name)s %(message)s", timestamp=True,
                          rename_fields={"levelname": "level", "name": "logger"})
 
