@@ -124,7 +124,10 @@ def _forget_rolled_back(session: Session, _previous) -> None:
 
 
 class OutboxCollector:
-    """The outbox backlog, read from the database at each scrape (it is a fact about the data)."""
+    """The outbox backlog, read from the database at each scrape (it is a fact about the data).
+
+    Also says whether the Redis gate is configured at all.
+    """
 
     def __init__(self, app: Flask) -> None:
         self.app = app
@@ -141,6 +144,9 @@ class OutboxCollector:
                 return
             finally:
                 db.session.remove()
+        # Lets the gate alert tell an outage from a deployment without Redis on purpose.
+        yield GaugeMetricFamily("calendar_redis_gate_configured", "1 when REDIS_URL is set",
+                                value=1 if self.app.config["REDIS_URL"] else 0)
         yield GaugeMetricFamily("calendar_outbox_backlog", "Events committed and not yet published",
                                 value=count)
         yield GaugeMetricFamily("calendar_outbox_oldest_unpublished_age_seconds",

@@ -74,6 +74,12 @@ def test_gate_counts_database_only_holds_when_redis_is_unreachable(make_app):
                     ("calendar_hold_gate_decisions_total", {"gate": "redis"}))
     assert client.post("/api/v1/bookings", json=hold_body(slot.id)).status_code == 201
     assert deltas() == [1, 0]
+    assert sample(scrape(client), "calendar_redis_gate_configured") == 1
+
+
+def test_a_deployment_without_redis_says_so(make_app):
+    text = scrape(make_app(REDIS_URL="").test_client())
+    assert sample(text, "calendar_redis_gate_configured") == 0
 
 
 def test_expiries_are_counted_by_the_path_that_ended_them(make_app):
