@@ -155,11 +155,10 @@ class OutboxCollector:
 
 def build_registry(app: Flask) -> CollectorRegistry:
     """What a scrape shows: every process's counters (multiprocess mode) or this one's, and the outbox."""
+    registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
     else:
-        registry = CollectorRegistry()
         registry.register(_ProcessCounters())
     registry.register(OutboxCollector(app))
     return registry
