@@ -11,12 +11,15 @@ from typing import Mapping
 
 from flask import Flask
 
-from app import cli, locking
+from app import cache, cli, locking, metrics
 from app.api import register_blueprints
+from app.api.docs import ASSETS_URL as SWAGGER_UI_ASSETS_URL
+from app.api.openapi import ErrorResponsesPlugin, ErrorSchema
 from app.config import Settings
-from app.db_setup import configure_database, sqlite_engine_events
+from app.db_setup import configure_database, ping_idle_connections, sqlite_engine_events
 from app.errors import register_errorhandlers
 from app.extensions import api, db, migrate
+from app.json import OrjsonProvider
 from app.logs import configure_logging
 
 log = logging.getLogger(__name__)
@@ -25,9 +28,11 @@ log = logging.getLogger(__name__)
 def create_app(config: Mapping[str, str] | None = None) -> Flask:
     """Build the app from the environment, overridden by `config` (env-style strings)."""
     app = Flask(__name__, instance_relative_config=True)
+    app.json = OrjsonProvider(app)
     settings = Settings.from_env({**os.environ, **(config or {})})
     app.config.update(settings.as_flask_config())
     configure_logging(app)
+    metrics.init_app(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -41,15 +46,20 @@ def register_extensions(app: Flask) -> None:
     """Bind db, migrations, the OpenAPI Api and the Redis slot gate to `app`."""
     configure_database(app)
     db.init_app(app)
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        with app.app_context():
+    with app.app_context():
+        if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
             sqlite_engine_events(db.engine)
+        else:
+            ping_idle_connections(db.engine)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     app.config.update(
         API_TITLE="ITADIAS Calendar service", API_VERSION="v1", OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/api", OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        OPENAPI_SWAGGER_UI_URL=SWAGGER_UI_ASSETS_URL,  # served by the app: works offline
     )
-    api.init_app(app)
+    api.ERROR_SCHEMA = ErrorSchema  # our error shape, with `error` on 409
+    api.DEFAULT_ERROR_RESPONSE_NAME = None  # each error status is listed instead (ErrorResponsesPlugin)
+    api.init_app(app, spec_kwargs={"extra_plugins": [ErrorResponsesPlugin()]})
     locking.init_app(app)
+    cache.init_app(app)

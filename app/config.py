@@ -45,6 +45,13 @@ def _keys(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(k.strip() for k in env.get(name, "").split(",") if k.strip())
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    value = env.get(name, "").strip().lower() or choices[0]
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 def _optional(env: Mapping[str, str], name: str) -> str | None:
     return env.get(name, "").strip() or None
 
@@ -70,6 +77,9 @@ class Settings:
     SWEEP_INTERVAL_SECONDS: float = 5.0
     OUTBOX_RETENTION_DAYS: int = 7
     IDEMPOTENCY_TTL_HOURS: int = 24
+    LISTING_CACHE_SECONDS: float = 1.0
+    METRICS_PORT: int = 0
+    LOG_FORMAT: str = "json"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -93,6 +103,9 @@ class Settings:
             SWEEP_INTERVAL_SECONDS=_float(env, "SWEEP_INTERVAL_SECONDS", 5.0),
             OUTBOX_RETENTION_DAYS=_int(env, "OUTBOX_RETENTION_DAYS", 7, minimum=1),
             IDEMPOTENCY_TTL_HOURS=_int(env, "IDEMPOTENCY_TTL_HOURS", 24, minimum=24),
+            LISTING_CACHE_SECONDS=_float(env, "LISTING_CACHE_SECONDS", 1.0, minimum=0.0),
+            METRICS_PORT=_int(env, "METRICS_PORT", 0),
+            LOG_FORMAT=_choice(env, "LOG_FORMAT", ("json", "text")),
         )
         settings.check()
         return settings

@@ -1,8 +1,9 @@
 """Ending holds whose time has run out.
 
 Every path that ends a hold goes through `_end_holds`: the lazy expiry of
-reads, confirm and cancel, the next hold on the same slot, the worker's
-expiry timer and its sweeper. Each step is a conditional UPDATE (still
+reads, confirm and cancel, the next hold on the same slot (on PostgreSQL the
+stored `calendar.hold_slot` of migration 0003 takes the same steps in SQL),
+the worker's expiry timer and its sweeper. Each step is a conditional UPDATE (still
 pending, still the same fence, time really up), so duplicates and late
 notifications change nothing and emit nothing.
 
@@ -20,6 +21,7 @@ from uuid import UUID
 from sqlalchemy import func, select, text, tuple_, update
 from sqlalchemy.orm import Session, contains_eager
 
+from app import metrics
 from app.events import booking_event_data, record_event
 from app.models import Booking, Slot
 from app.uow import db_now, is_postgres, unit_of_work
@@ -107,6 +109,7 @@ def _expire_due(session: Session, now: datetime, batch: int, slot_id: UUID | Non
 def expire_due_holds(slot_id: UUID | None = None, batch: int = 1000) -> int:
     """Expire holds that have run out (all, or one slot's), up to `batch`; return how many."""
     with unit_of_work() as session:
+        metrics.expiry_path(session, "notification" if slot_id is not None else "sweeper")
         return _expire_due(session, db_now(session), batch, slot_id)
 
 
@@ -132,6 +135,7 @@ def expire_on_time(batch: int = 1000) -> TimerRound:
                 text("SELECT pg_try_advisory_xact_lock(:a, :b)"),
                 {"a": _TIMER_LOCK[0], "b": _TIMER_LOCK[1]}):
             return TimerRound(0, None, led=False)
+        metrics.expiry_path(session, "timer")
         now = db_now(session)
         expired = 0
         earliest = _earliest_pending(session)

@@ -19,6 +19,7 @@ import time
 
 from flask import Flask
 
+from app import metrics
 from app.locking import slot_gate
 from app.worker.expiry_listener import ExpiryListener
 from app.worker.loops import expiry_timer_loop, relay_loop, sweeper_loop
@@ -77,6 +78,8 @@ class Worker:
 
         signal.signal(signal.SIGTERM, _signalled)
         signal.signal(signal.SIGINT, _signalled)
+        if self.app.config["METRICS_PORT"]:
+            metrics.serve_worker_metrics(self.app, self.app.config["METRICS_PORT"])
         self.start()
         while not self.stop_event.wait(1.0):
             pass

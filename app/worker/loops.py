@@ -18,7 +18,8 @@ import time
 
 from flask import Flask
 
-from app.events.publishers import Publisher, make_publisher
+from app import metrics
+from app.events.publishers import Publisher, PublishError, make_publisher
 from app.events.relay import publish_pending, sequence_pending
 from app.extensions import db
 from app.services import maintenance
@@ -55,12 +56,17 @@ def relay_loop(app: Flask, stop: threading.Event, wake: threading.Event | None =
                 if publisher is None:
                     publisher = make_publisher(app.config["RABBITMQ_URL"], app.config["EVENTS_EXCHANGE"])
                     log.info("relay connected (%s)", type(publisher).__name__)
-                busy = publish_pending(publisher) > 0 or sequenced > 0
+                published = publish_pending(publisher)
+                metrics.events_published(published)
+                busy = published > 0 or sequenced > 0
                 backoff = 0.5
                 if not busy:
                     publisher.keep_alive()
                     wake.wait(RELAY_IDLE_SECONDS)
             except Exception as exc:  # broker or database away: back off, reconnect
+                metrics.relay_failed()
+                if isinstance(exc, PublishError):
+                    metrics.events_published(exc.confirmed)  # marked published all the same
                 log.warning("relay paused %.1fs: %s: %s", backoff, exc.__class__.__name__, exc)
                 if publisher is not None:
                     publisher.close()

@@ -22,6 +22,12 @@ def outbox_types() -> Counter:
     return types
 
 
+def timer_expiries() -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("calendar_holds_expired_total", {"path": "timer"}) or 0.0
+
+
 def test_batched_expiry_ends_only_due_pending_holds_once_each(make_app):
     app = make_app(SLOT_LOCK_SECONDS="1")
     with app.app_context():
@@ -58,8 +64,10 @@ def test_one_expiry_timer_leads_at_a_time(make_app, pg_url):
             other.rollback()
         finally:
             other.close()
+        before = timer_expiries()
         round_ = expire_on_time()
         assert (round_.expired, round_.led, round_.next_due_in) == (3, True, None)
+        assert timer_expiries() - before == 3  # counted under the path that ended them
         hold(make_slots(make_hub(), 1)[0])
         assert 0.5 < expire_on_time().next_due_in <= 1.0
 
