@@ -1,0 +1,33 @@
+"""Cheap checks on a request body before anything reads it: too large (413), not JSON (415).
+
+They look at headers only, so a 5 MB body is refused without being read; and
+they are registered before the rate limiter (which reads a hold's candidate
+from the body), so it never parses what the API would refuse anyway.
+`MAX_CONTENT_LENGTH` also caps a chunked body (no Content-Length) as it is read.
+Both answers use the one JSON error shape (app/errors.py handles werkzeug's errors).
+"""
+from __future__ import annotations
+
+from flask import Flask, current_app, request
+from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
+
+_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+
+
+def check_body() -> None:
+    """Refuse a body over MAX_BODY_BYTES (413), or any non-empty body that is not JSON (415)."""
+    if request.method not in _WITH_BODY:
+        return
+    length = request.content_length
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if length is not None and length > limit:
+        raise RequestEntityTooLarge(f"the request body is larger than {limit} bytes")
+    has_body = bool(length) or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    if has_body and not request.is_json:
+        raise UnsupportedMediaType("the request body must be JSON (Content-Type: application/json)")
+
+
+def init_app(app: Flask) -> None:
+    """Cap bodies at MAX_BODY_BYTES; register before the rate limiter."""
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
+    app.before_request(check_body)
