@@ -1,0 +1,67 @@
+"""scripts/backend in front of a hung Calendar service: a 503 in the error shape within ~9 s."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import API_KEY, service_env
+from tests.support.server import ROOT, free_port, start_gunicorn
+
+pytestmark = pytest.mark.e2e
+
+
+def gunicorn_pids(master: int) -> list[int]:
+    """The master and its workers: stopping only the master leaves the workers answering."""
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    return [master, *map(int, children)]
+
+
+def start_backend(service_url: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**os.environ, "BACKEND_PORT": str(port), "CALENDAR_SERVICE_URL": service_url,
+           "CALENDAR_API_KEY": API_KEY}
+    backend = subprocess.Popen([str(ROOT / "scripts" / "backend")], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            requests.get(url + "/", timeout=1)
+            return backend, url
+        except requests.ConnectionError:
+            assert backend.poll() is None and time.monotonic() < deadline, "scripts/backend did not start"
+            time.sleep(0.2)
+
+
+def test_a_hung_service_is_a_503_within_10_seconds_through_scripts_backend(pg_url, tmp_path):
+    service = start_gunicorn(service_env(pg_url, API_KEYS=API_KEY), tmp_path, workers=1, threads=2)
+    backend, backend_url = start_backend(service.base_url)
+    path = f"/api/calendar/bookings/{uuid.uuid4()}"
+    try:
+        assert requests.get(backend_url + path, timeout=10).status_code == 404  # reaches the service
+        pids = gunicorn_pids(service.process.pid)
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            response = requests.get(backend_url + path, timeout=30)
+            elapsed = time.monotonic() - started
+        finally:
+            for pid in pids:
+                os.kill(pid, signal.SIGCONT)
+        assert response.status_code == 503
+        assert response.json() == {"code": 503, "status": "Service Unavailable",
+                                   "message": "calendar service unavailable"}
+        assert elapsed < 10, f"the browser waited {elapsed:.1f} s"
+        assert requests.get(backend_url + path, timeout=10).status_code == 404  # and it recovers
+    finally:
+        backend.terminate()
+        backend.wait(timeout=10)
+        service.stop()
