@@ -1,4 +1,4 @@
-"""GET /health: 200 ok/degraded, 503 when the database is down."""
+"""GET /health: 200 ok/degraded, 503 when the database is down; /health/live and /health/ready probes."""
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
@@ -23,3 +23,21 @@ class Health(MethodView):
         if not database_ok:
             return {**report, "status": "unavailable"}, 503
         return report
+
+
+@blp.route("/health/live")
+class Live(MethodView):
+    @blp.response(200, HealthSchema)
+    def get(self):
+        """Liveness: the process answers; touches no dependency (container and pod probes)."""
+        return {"status": "ok", "checks": {}}
+
+
+@blp.route("/health/ready")
+class Ready(MethodView):
+    @blp.response(200, HealthSchema)
+    @blp.alt_response(503, schema=HealthSchema, description="The database is unreachable")
+    def get(self):
+        """Readiness: 503 while the database is unreachable, so no traffic is routed here."""
+        report, database_ok = check_health()
+        return (report, 200) if database_ok else ({**report, "status": "unavailable"}, 503)

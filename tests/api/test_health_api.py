@@ -45,3 +45,17 @@ def test_booking_call_without_the_database_is_json_503_not_500(make_app):
     body = response.get_json()
     assert set(body) == {"code", "status", "message"} and body["code"] == 503
     assert response.headers.get("Retry-After") == "1"
+
+
+def test_liveness_touches_no_dependency(make_app):
+    client = make_app(DATABASE_URL="postgresql://postgres@127.0.0.1:1/nowhere",
+                      REDIS_URL="redis://127.0.0.1:1/0").test_client()
+    response = client.get("/health/live")
+    assert response.status_code == 200 and response.get_json()["status"] == "ok"
+
+
+def test_readiness_follows_the_database(client, make_app):
+    assert client.get("/health/ready").status_code == 200
+    down = make_app(DATABASE_URL="postgresql://postgres@127.0.0.1:1/nowhere").test_client()
+    response = down.get("/health/ready")
+    assert response.status_code == 503 and response.get_json()["checks"]["database"] == "unavailable"

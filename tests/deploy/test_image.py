@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -15,7 +16,7 @@ import requests
 from tests.conftest import service_env
 from tests.deploy.conftest import ROOT
 from tests.support import stores
-from tests.support.server import free_port
+from tests.support.server import free_port, paused
 
 ENTRYPOINT = ROOT / "docker" / "entrypoint.sh"
 
@@ -79,10 +80,19 @@ def test_migrate_mode_upgrades_an_empty_database(tmp_path):
         stores.drop_database(name)
 
 
-@pytest.mark.e2e
-def test_web_mode_serves_and_other_commands_run_as_given(pg_url, tmp_path):
+def healthcheck_command() -> list[str]:
+    """The runtime stage's HEALTHCHECK CMD, as an argv."""
+    [line] = [line for line in stages()[-1] if line.startswith("HEALTHCHECK ")]
+    return shlex.split(line.partition(" CMD ")[2])
+
+
+def test_any_other_command_runs_as_given():
     echo = run_entrypoint("echo", "as", "given", env={}, stdout=subprocess.PIPE)
     assert echo.communicate(timeout=10)[0] == b"as given\n"
+
+
+@pytest.mark.e2e
+def test_web_mode_answers_the_probes_and_the_images_healthcheck(pg_url, tmp_path):
     port = free_port()
     env = {**service_env(pg_url), "PORT": str(port), "HOST": "127.0.0.1", "WEB_CONCURRENCY": "1"}
     web = run_entrypoint("web", env=env, stdout=(tmp_path / "web.log").open("wb"), stderr=subprocess.STDOUT)
@@ -90,12 +100,23 @@ def test_web_mode_serves_and_other_commands_run_as_given(pg_url, tmp_path):
         deadline = time.monotonic() + 30
         while True:
             try:
-                assert requests.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200
+                live = requests.get(f"http://127.0.0.1:{port}/health/live", timeout=1)
                 break
             except requests.ConnectionError:
                 assert web.poll() is None, (tmp_path / "web.log").read_text()
                 assert time.monotonic() < deadline, "web mode did not answer within 30 s"
                 time.sleep(0.2)
+        assert live.status_code == 200  # the k8s probes' paths
+        assert requests.get(f"http://127.0.0.1:{port}/health/ready", timeout=5).status_code == 200
+        argv = healthcheck_command()
+        assert argv[0] == "python"
+        check = subprocess.run([sys.executable, *argv[1:]], env={**os.environ, "PORT": str(port)},
+                               capture_output=True, timeout=10)
+        assert check.returncode == 0, check.stderr
+        with paused(web.pid):  # a hung server must fail it
+            hung = subprocess.run([sys.executable, *argv[1:]], env={**os.environ, "PORT": str(port)},
+                                  capture_output=True, timeout=10)
+        assert hung.returncode != 0
     finally:
         web.terminate()
         web.wait(timeout=20)
