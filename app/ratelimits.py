@@ -11,6 +11,8 @@ Redis when REDIS_URL is set (on the slot gate's connection pool, under
 REDIS_KEY_PREFIX, so every process and replica counts together), in process
 memory otherwise. A fixed window costs one round trip per covering limit (a Lua
 INCRBY, with EXPIRE on the first hit); only a refusal reads the window's TTL.
+On the hot-slot path, where the Redis gate answers a refused click in one round
+trip, this doubles the round trips: see docs/deploy.md, "Capacity".
 
 Flask-Limiter's generic resolution (decorated views, blueprints, exemptions)
 cost ~60 us per request here. These three limits are picked by URL rule, so
@@ -163,10 +165,12 @@ class CalendarLimiter(Limiter):
 
 
 def _too_many_requests(err: RateLimitExceeded):
+    """429 in the error shape; Retry-After from the window's TTL (one read, refusals only)."""
     limiter: CalendarLimiter = current_app.extensions["calendar.limiter"]
     window = err.limit.limit.get_expiry()
+    breached = limiter.current_limit
     try:
-        reset_at = limiter.current_limit.window.reset_time if limiter.current_limit else None
+        reset_at = limiter.storage.get_expiry(breached.key) if breached else None
     except StorageError:
         reset_at = None  # the store failed just now: the window's length is an upper bound
     retry_after = window if reset_at is None else min(window, max(1, math.ceil(reset_at - time.time())))
