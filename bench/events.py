@@ -18,7 +18,7 @@ from typing import Callable
 import pika
 
 from bench.load import WrkRun
-from bench.stack import RABBITMQ_URL
+from bench.service_stack import RABBITMQ_URL
 
 
 class BoundQueue:

@@ -18,7 +18,7 @@ import psycopg2
 import redis
 
 from bench.load import TIMEOUT, WRK_THREADS, wrk_version
-from bench.stack import PG_ADMIN_URL, RABBITMQ_URL, REDIS_URL, ROOT, gunicorn_settings
+from bench.service_stack import PG_ADMIN_URL, RABBITMQ_URL, REDIS_URL, ROOT, gunicorn_settings
 
 RESULTS = ROOT / "bench" / "results"
 PACKAGES = ("flask", "flask-smorest", "marshmallow", "sqlalchemy", "flask-sqlalchemy", "psycopg2-binary",

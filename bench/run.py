@@ -21,7 +21,7 @@ from pathlib import Path
 from bench import events, report, seed
 from bench.load import run_wrk
 from bench.scenarios import Interleaved, Measured, Target
-from bench.stack import CLIENT_KEY, Stack
+from bench.service_stack import CLIENT_KEY, Stack
 
 
 @dataclass(frozen=True)

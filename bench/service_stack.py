@@ -120,8 +120,10 @@ class Stack:
                "DATABASE_URL": self.database_url, "REDIS_URL": REDIS_URL, "RABBITMQ_URL": RABBITMQ_URL,
                "REDIS_KEY_PREFIX": self.redis_prefix, "EVENTS_EXCHANGE": self.exchange,
                "RUN_WORKER_IN_PROCESS": "false",
-               # One connection per request thread, a little overflow for the odd extra checkout.
-               "DB_POOL_SIZE": str(threads), "DB_MAX_OVERFLOW": "2",
+               # One connection per request thread, a little overflow for the odd extra checkout
+               # (a worker class without threads sets its own through the environment).
+               "DB_POOL_SIZE": os.environ.get("DB_POOL_SIZE", str(threads)),
+               "DB_MAX_OVERFLOW": os.environ.get("DB_MAX_OVERFLOW", "2"),
                "PYTHONDONTWRITEBYTECODE": "1"}
         env.update(overrides)
         return env
