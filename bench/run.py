@@ -91,8 +91,7 @@ class Bench:
         self.service = self.stack.start_service()
         self.stack.start_worker()
         self.check_listing(self.service.url)
-        self.loop = Interleaved(self.ceiling.url, self.plan.seconds)
-        self.loop.warm_up(self.service.url, self.listing_path())
+        self.loop = Interleaved(self.ceiling.url, self.service.url, self.listing_path(), self.plan.seconds)
 
     def listing(self, name: str, title: str) -> Measured:
         run, ceilings = self.loop.measure(32, lambda: run_wrk(

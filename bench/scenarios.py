@@ -89,11 +89,12 @@ class Measured:
 class Interleaved:
     """Runs scenarios with ceiling runs around them; remembers the last adjacent ceiling run."""
 
-    def __init__(self, ceiling_url: str, seconds: int) -> None:
-        self.ceiling_url = ceiling_url
+    def __init__(self, ceiling_url: str, service_url: str, warm_path: str, seconds: int) -> None:
+        self.ceiling_url, self.service_url, self.warm_path = ceiling_url, service_url, warm_path
         self.seconds = seconds
         self.ceiling_runs: list[WrkRun] = []
         self._adjacent: dict[int, WrkRun] = {}
+        self._cold = True
 
     def ceiling(self, connections: int) -> WrkRun:
         run = run_wrk(f"ceiling {connections}c", self.ceiling_url, "get.lua", connections, self.seconds,
@@ -102,17 +103,22 @@ class Interleaved:
         return run
 
     def forget(self) -> None:
-        """Something changed the machine's state (seeding, a restart): the next ceiling runs anew."""
+        """Something changed the machine's state (seeding): warm up again, then a new ceiling run."""
         self._adjacent.clear()
+        self._cold = True
 
     def measure(self, connections: int, scenario: Callable[[], WrkRun]) -> tuple[WrkRun, list[WrkRun]]:
+        if self._cold:
+            self.warm_up()
         before = self._adjacent.get(connections) or self.ceiling(connections)
         run = scenario()
         after = self.ceiling(connections)
         self._adjacent = {connections: after}
         return run, [before, after]
 
-    def warm_up(self, service_url: str, listing_path: str) -> None:
-        """Short unrecorded runs: imports, pools and caches filled in every gunicorn worker."""
+    def warm_up(self) -> None:
+        """Short unrecorded runs: imports, pools and caches filled in every gunicorn worker, and
+        whatever a bulk seed left behind (dirty pages, cold indexes) paid for outside the figures."""
         run_wrk("warm-up", self.ceiling_url, "get.lua", 32, 2, BENCH_PATH="/ceiling")
-        run_wrk("warm-up", service_url, "get.lua", 32, 2, BENCH_PATH=listing_path)
+        run_wrk("warm-up", self.service_url, "get.lua", 32, 2, BENCH_PATH=self.warm_path)
+        self._cold = False
