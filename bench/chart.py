@@ -80,10 +80,11 @@ def _expiry(ax, events: dict) -> None:
     ax.axhline(1.0, color="black", linestyle="--", linewidth=1, label="target: p99 < 1 s")
     ax.set_xticks(range(len(keys)), keys)
     ax.set_yscale("log")
-    ax.set_ylim(bottom=0.05)
+    tallest = max((e["lag_ms"]["max"] / 1000 for _, e in shown), default=1.0)
+    ax.set_ylim(0.05, max(tallest, 1.0) * 8)  # room above the bars for the legend
     ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
     ax.set_ylabel("s after locked_until (log)")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", ncol=3)
     ax.set_title("Expiry burst: SlotUnlocked lag")
 
 
@@ -96,8 +97,10 @@ def _relay(ax, events: dict) -> None:
     ax.bar(["relay"], [rate], color=_colour(rate >= 2000 and relay["unpublished_left"] == 0), width=0.3)
     ax.axhline(2000, color="black", linestyle="--", linewidth=1, label="target: 2,000 events/s")
     ax.text(0, rate, f"{rate:,.0f}/s", ha="center", va="bottom")
+    ax.set_xlim(-1, 1)
+    ax.set_ylim(0, max(rate, 2000) * 1.3)
     ax.set_ylabel("events/s, publisher confirms")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left")
     ax.set_title("Relay: outbox -> exchange")
 
 

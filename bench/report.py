@@ -145,10 +145,16 @@ def markdown(results: dict) -> str:
     if storm:
         mix = ", ".join(f"{status}: {n:,}" for status, n in storm["run"]["statuses"].items())
         notes.append(f"- storm status mix: {mix} (409 expected; each of the 10 slots held once)")
-    checks = ", ".join(f"{name.replace('_', ' ')} {c['value']} {_verdict(c['passed'])}"
+    checks = ", ".join(f"{name.replace('_', ' ')} ({_check_value(c['value'])}) {_verdict(c['passed'])}"
                        for name, c in results["checks"].items())
     lines += ["", *notes, f"- checks after load: {checks}"]
     return "\n".join(lines)
+
+
+def _check_value(value) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{n:,} {key}" for key, n in value.items())
+    return f"{value:,}"
 
 
 def _seconds(ms: float | None) -> str:
