@@ -119,6 +119,7 @@ class Interleaved:
     def warm_up(self) -> None:
         """Short unrecorded runs: imports, pools and caches filled in every gunicorn worker, and
         whatever a bulk seed left behind (dirty pages, cold indexes) paid for outside the figures."""
-        run_wrk("warm-up", self.ceiling_url, "get.lua", 32, 2, BENCH_PATH="/ceiling")
-        run_wrk("warm-up", self.service_url, "get.lua", 32, 2, BENCH_PATH=self.warm_path)
+        seconds = 1 if self.seconds < 5 else 2
+        run_wrk("warm-up", self.ceiling_url, "get.lua", 32, seconds, BENCH_PATH="/ceiling")
+        run_wrk("warm-up", self.service_url, "get.lua", 32, seconds, BENCH_PATH=self.warm_path)
         self._cold = False
