@@ -87,6 +87,16 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:,.1f}"
 
 
+def _spread(results: dict) -> str:
+    """How much the ceiling moved during the run: the noise floor under every ratio."""
+    rps = [r["rps"] for r in results["ceiling_runs"] if r["connections"] == 32]
+    if len(rps) < 2:
+        return ""
+    return (f"Ceiling runs at 32 connections spread {min(rps):,.0f}-{max(rps):,.0f} req/s "
+            f"({(max(rps) - min(rps)) / max(rps):.0%} of the highest), the noise floor under "
+            f"the ratios.")
+
+
 def _ceiling_row(results: dict, connections: int) -> str | None:
     runs = [r for r in results["ceiling_runs"] if r["connections"] == connections]
     if not runs:
@@ -129,7 +139,7 @@ def markdown(results: dict) -> str:
         f"{gun['worker_class']} x {gun['threads']} threads, same settings for ceiling and service; "
         f"{env['service']['access_log']}; API keys on; wrk -t{WRK_THREADS} --timeout {TIMEOUT}, "
         f"{plan['seconds']} s a run; ratios to the mean of the adjacent ceiling runs at the same "
-        f"connection count. Wall time {results.get('wall_seconds', 0):.0f} s.",
+        f"connection count. Wall time {results.get('wall_seconds', 0):.0f} s. {_spread(results)}",
         "",
         _row("scenario", "conns", "req/s", "p50 ms", "p90 ms", "p99 ms", "errors", "ratio to ceiling",
              "target", "result"),
