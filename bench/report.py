@@ -180,7 +180,8 @@ def _event_rows(events: dict) -> list[str]:
             continue
         lag = e["lag_ms"]
         figure = (f"{e['holds']:,} holds in {e['hold_seconds']:.1f} s ({e['holds_per_s'] or 0:,.0f}/s), "
-                  f"lock {e['lock_seconds']} s; {e['unlocked']:,} unlocked, {e['missing']:,} missing")
+                  f"{e['hold_errors']:,} errors, lock {e['lock_seconds']} s; {e['unlocked']:,} unlocked, "
+                  f"{e['missing']:,} missing")
         if name == "expiry":
             passed = bool(lag) and e["missing"] == 0 and e["hold_errors"] == 0 and lag["p99"] < 1000
             target, verdict = "p99 < 1 s", _verdict(passed)

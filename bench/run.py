@@ -1,4 +1,9 @@
-"""The whole bench, in order: seed, start, measure every scenario, check, report, clean up.
+"""scripts/bench: the service under load over HTTP, as ratios to a bare-Flask ceiling.
+
+`python -m bench [--quick]` (through scripts/bench) runs the whole bench, in order: seed, start,
+measure every scenario, check, report, clean up. Modules: service_stack (processes and stores),
+seed (SQL seeding), load (wrk and bench/wrk/*.lua), scenarios (interleaved ceiling runs), events
+(expiry and relay on a real queue), report and chart (outputs), ceiling (the bare Flask app).
 
 Order matters: the 10,000-slot listing runs first (before the hold scenarios add their
 slots), the 1,000,000-slot listing after every HTTP scenario, then expiry (the service is
