@@ -232,7 +232,8 @@ class Bench:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__,
+                                     epilog="scripts/bench --in-process: hold and refusal costs, no HTTP.")
     parser.add_argument("--quick", action="store_true",
                         help="3 s runs, a 1,000-hold burst with a 10 s lock, 200,000 slots instead of 1M")
     args = parser.parse_args(argv)
