@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from bench import cpu
+
 WRK_DIR = Path(__file__).resolve().parent / "wrk"
 WRK_THREADS = 2  # one per core of the machine the figures come from
 TIMEOUT = "5s"  # a request slower than this counts as an error (the client's read timeout)
@@ -30,6 +32,7 @@ class WrkRun:
     statuses: dict[int, int]
     socket_errors: dict[str, int]
     expected: frozenset[int] = field(default_factory=frozenset)
+    cpu: dict = field(default_factory=dict)  # what processes outside the bench took (bench.cpu)
 
     @property
     def rps(self) -> float:
@@ -51,7 +54,7 @@ class WrkRun:
                 "duration_s": round(self.duration_s, 3), "requests": self.requests,
                 "rps": round(self.rps, 1), "latency_ms": self.latency_ms,
                 "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
-                "socket_errors": self.socket_errors, "errors": self.errors}
+                "socket_errors": self.socket_errors, "errors": self.errors, "cpu": self.cpu}
 
 
 def wrk_version() -> str:
@@ -70,6 +73,7 @@ def run_wrk(label: str, url: str, script: str, connections: int, seconds: int,
     threads = min(WRK_THREADS, connections)
     command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s",
                "--timeout", TIMEOUT, "-s", str(WRK_DIR / script), url]
+    before = cpu.snapshot()
     process = subprocess.Popen(command, cwd=WRK_DIR, env={**os.environ, "BENCH_THREADS": str(threads), **env},
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if until is not None:
@@ -79,6 +83,7 @@ def run_wrk(label: str, url: str, script: str, connections: int, seconds: int,
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=seconds + 60)
+    machine = cpu.usage(before, cpu.snapshot())
     line = next((text for text in stdout.splitlines() if text.startswith("BENCH_RESULT ")), None)
     if process.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed ({label}):\n{stdout[-2000:]}\n{stderr[-2000:]}")
@@ -88,4 +93,4 @@ def run_wrk(label: str, url: str, script: str, connections: int, seconds: int,
     return WrkRun(label=label, connections=connections, duration_s=raw["duration_us"] / 1e6,
                   requests=raw["requests"], latency_ms=latency,
                   statuses={int(k): v for k, v in raw["statuses"].items()},
-                  socket_errors=sockets, expected=expected)
+                  socket_errors=sockets, expected=expected, cpu=machine)

@@ -88,13 +88,20 @@ def _ms(value: float | None) -> str:
 
 
 def _spread(results: dict) -> str:
-    """How much the ceiling moved during the run: the noise floor under every ratio."""
+    """How much the ceiling moved, and the most CPU anything outside the bench took in a run."""
     rps = [r["rps"] for r in results["ceiling_runs"] if r["connections"] == 32]
-    if len(rps) < 2:
-        return ""
-    return (f"Ceiling runs at 32 connections spread {min(rps):,.0f}-{max(rps):,.0f} req/s "
-            f"({(max(rps) - min(rps)) / max(rps):.0%} of the highest), the noise floor under "
-            f"the ratios.")
+    text = ""
+    if len(rps) >= 2:
+        text = (f"Ceiling runs at 32 connections spread {min(rps):,.0f}-{max(rps):,.0f} req/s "
+                f"({(max(rps) - min(rps)) / max(rps):.0%} of the highest), the noise floor under "
+                f"the ratios. ")
+    runs = results["ceiling_runs"] + [s["run"] for s in results["scenarios"].values()]
+    busiest = max(runs, key=lambda r: r.get("cpu", {}).get("others_share", 0), default=None)
+    if busiest and busiest.get("cpu"):
+        top = ", ".join(f"{name} {share:.0%}" for name, share in busiest["cpu"]["top_others"].items())
+        text += (f"Processes outside the bench and its services took at most "
+                 f"{busiest['cpu']['others_share']:.0%} of the CPU in a run ({busiest['label']}: {top}).")
+    return text
 
 
 def _ceiling_row(results: dict, connections: int) -> str | None:

@@ -23,7 +23,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import events, report, seed
+from bench import cpu, events, report, seed
 from bench.load import run_wrk
 from bench.scenarios import Interleaved, Measured, Target
 from bench.service_stack import CLIENT_KEY, Stack
@@ -87,6 +87,7 @@ class Bench:
     def prepare(self) -> None:
         log(f"database {self.stack.database}: migrating, seeding {self.plan.base_slots:,} slots")
         self.stack.create_database()
+        cpu.watch_database(self.stack.database)
         self.conn = self.stack.connect()
         self.hubs["LIST"] = seed.listing_hub(self.conn)
         seed.fill_to(self.conn, self.plan.base_slots)
