@@ -21,13 +21,22 @@ def watch_database(name: str) -> None:
     OWN["database"] = name
 
 
-def _other_database(pid: int) -> bool:
-    """A PostgreSQL backend serving a calendar database that is not the bench's own."""
+def _postgres_role(pid: int) -> str:
+    """'other databases' for a backend of a calendar database not the bench's own; else its role
+    (backends, autovacuum worker, checkpointer, walwriter...) from the process title."""
     try:
         title = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
     except OSError:
-        return False
-    return "calendar_" in title and (OWN["database"] is None or OWN["database"] not in title)
+        return "postgres"
+    title = title.replace("\0", " ").strip()
+    if ": " not in title:  # the postmaster keeps its command line
+        return "postgres postmaster"
+    if "calendar_" in title and OWN["database"] is not None and OWN["database"] not in title:
+        return "postgres (other databases)"
+    role = title.split(": ")[-1]
+    if OWN["database"] and OWN["database"] in role:
+        role = role.split(OWN["database"])[0].strip() or "backend"
+    return "postgres " + (role if role and not role.startswith("postgres") else "backend")
 
 
 @dataclass
@@ -65,21 +74,25 @@ def usage(before: Snapshot, after: Snapshot, root: int = os.getpid()) -> dict:
     """Shares of the whole machine (all CPUs) taken between the snapshots by others, by name."""
     capacity = max(after.at - before.at, 1e-3) * TICKS * (os.cpu_count() or 1)
     others: dict[str, int] = {}
+    services: dict[str, int] = {}
     kernel = 0
     for pid, (name, parent, ticks) in after.ticks.items():
-        if name == "postgres" and _other_database(pid):
-            name = "postgres (other databases)"
-        elif name in SERVICES or _ours(pid, after.ticks, root):
+        if _ours(pid, after.ticks, root):
             continue
         earlier = before.ticks.get(pid)
         used = ticks - (earlier[2] if earlier and earlier[0] == name else 0)  # new since: all of it
         if used <= 0:
             continue
+        label = _postgres_role(pid) if name == "postgres" else name
         if parent == 2:  # kernel threads (I/O, memory): anyone's, ours included
             kernel += used
+        elif name in SERVICES and label != "postgres (other databases)":
+            services[label] = services.get(label, 0) + used
         else:
-            others[name] = others.get(name, 0) + used
-    top = sorted(others.items(), key=lambda item: -item[1])[:5]
-    return {"others_share": round(sum(others.values()) / capacity, 3),
-            "top_others": {name: round(used / capacity, 3) for name, used in top},
-            "kernel_threads_share": round(kernel / capacity, 3)}
+            others[label] = others.get(label, 0) + used
+
+    def shares(table: dict[str, int]) -> dict[str, float]:
+        ranked = sorted(table.items(), key=lambda item: -item[1])[:5]
+        return {label: round(used / capacity, 3) for label, used in ranked if used / capacity >= 0.005}
+    return {"others_share": round(sum(others.values()) / capacity, 3), "top_others": shares(others),
+            "services": shares(services), "kernel_threads_share": round(kernel / capacity, 3)}

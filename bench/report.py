@@ -99,8 +99,9 @@ def _spread(results: dict) -> str:
     busiest = max(runs, key=lambda r: r.get("cpu", {}).get("others_share", 0), default=None)
     if busiest and busiest.get("cpu"):
         top = ", ".join(f"{name} {share:.0%}" for name, share in busiest["cpu"]["top_others"].items())
+        where = f" ({busiest['label']}: {top})" if top else ""
         text += (f"Processes outside the bench and its services took at most "
-                 f"{busiest['cpu']['others_share']:.0%} of the CPU in a run ({busiest['label']}: {top}).")
+                 f"{busiest['cpu']['others_share']:.0%} of the CPU in a run{where}.")
     return text
 
 
