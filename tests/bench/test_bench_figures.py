@@ -1,4 +1,8 @@
-"""The bench's arithmetic: what counts as an error, and how a scenario is judged against the ceiling."""
+"""The bench's arithmetic: what counts as an error, how a scenario is judged against the ceiling,
+and whose CPU a run saw."""
+import os
+
+from bench.cpu import TICKS, Snapshot, usage
 from bench.load import WrkRun
 from bench.scenarios import Measured, Target
 
@@ -54,3 +58,22 @@ def test_the_big_table_listing_is_judged_on_its_ratio_over_the_small_tables():
                    baseline_ratio=0.1)
     assert round(big.score, 2) == 0.95
     assert big.passed is True
+
+
+
+def test_cpu_taken_outside_the_bench_is_told_apart_from_the_benchs_own():
+    root = 1000
+    before = Snapshot(0.0, {root: ("python", 1, 0), 1001: ("gunicorn", root, 0),
+                            1002: ("gunicorn", 1001, 0), 2000: ("pytest", 1, 0),
+                            3000: ("kworker/0:1", 2, 0), 4000: ("redis-server", 1, 0)})
+    second = TICKS  # each process uses one CPU-second of the 2 s window
+    after = Snapshot(2.0, {pid: (name, parent, second) for pid, (name, parent, _) in before.ticks.items()})
+    after.ticks[2001] = ("py-spy", 1, second)  # started during the run: all of it counts
+    share = round(second / (2.0 * TICKS * os.cpu_count()), 3)
+
+    seen = usage(before, after, root=root)
+
+    assert seen["top_others"] == {"pytest": share, "py-spy": share}  # not our gunicorns
+    assert seen["others_share"] == round(2 * share, 3)
+    assert seen["services"] == {"redis-server": share}
+    assert seen["kernel_threads_share"] == share
