@@ -11,7 +11,7 @@ from typing import Mapping
 
 from flask import Flask
 
-from app import cache, cli, locking, metrics
+from app import cache, cli, locking, metrics, ratelimits, request_guards
 from app.api import register_blueprints
 from app.api.docs import ASSETS_URL as SWAGGER_UI_ASSETS_URL
 from app.api.openapi import ErrorResponsesPlugin, ErrorSchema
@@ -36,6 +36,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
+    register_request_guards(app)
     cli.init_app(app)
     if not settings.auth_enabled:
         log.warning("no API_KEYS/ADMIN_API_KEYS set: every endpoint is open (development only)")
@@ -63,3 +64,9 @@ def register_extensions(app: Flask) -> None:
     api.init_app(app, spec_kwargs={"extra_plugins": [ErrorResponsesPlugin()]})
     locking.init_app(app)
     cache.init_app(app)
+
+
+def register_request_guards(app: Flask) -> None:
+    """Body size and type first (headers only), then rate limits (which may read the body)."""
+    request_guards.init_app(app)
+    ratelimits.init_app(app)

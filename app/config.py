@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
+from limits import parse_many  # Flask-Limiter's own parser: what passes here, it accepts
+
 
 class ConfigError(RuntimeError):
     """A setting is missing or malformed; the service must not start."""
@@ -56,6 +58,23 @@ def _optional(env: Mapping[str, str], name: str) -> str | None:
     return env.get(name, "").strip() or None
 
 
+_OFF = ("off", "none", "0")
+
+
+def _rate(env: Mapping[str, str], name: str, default: str | None) -> str | None:
+    """A Flask-Limiter rate like "10/minute" or "100/minute;1000/hour"; "off" disables it."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if raw.lower() in _OFF:
+        return None
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a rate like 10/minute (or off), got {raw!r}") from None
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     """Typed settings; field names are the environment variable names."""
@@ -80,6 +99,11 @@ class Settings:
     LISTING_CACHE_SECONDS: float = 1.0
     METRICS_PORT: int = 0
     LOG_FORMAT: str = "json"
+    RATE_LIMIT_PER_CANDIDATE: str | None = "10/minute"
+    RATE_LIMIT_PER_KEY: str | None = None
+    RATE_LIMIT_PER_IP: str | None = None
+    MAX_BODY_BYTES: int = 64 * 1024
+    TRUSTED_PROXIES: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -106,6 +130,11 @@ class Settings:
             LISTING_CACHE_SECONDS=_float(env, "LISTING_CACHE_SECONDS", 1.0, minimum=0.0),
             METRICS_PORT=_int(env, "METRICS_PORT", 0),
             LOG_FORMAT=_choice(env, "LOG_FORMAT", ("json", "text")),
+            RATE_LIMIT_PER_CANDIDATE=_rate(env, "RATE_LIMIT_PER_CANDIDATE", "10/minute"),
+            RATE_LIMIT_PER_KEY=_rate(env, "RATE_LIMIT_PER_KEY", None),
+            RATE_LIMIT_PER_IP=_rate(env, "RATE_LIMIT_PER_IP", None),
+            MAX_BODY_BYTES=_int(env, "MAX_BODY_BYTES", 64 * 1024, minimum=1024),
+            TRUSTED_PROXIES=_int(env, "TRUSTED_PROXIES", 0),
         )
         settings.check()
         return settings

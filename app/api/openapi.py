@@ -61,17 +61,26 @@ _ERRORS: dict[int, tuple[str, dict]] = {
           _body(401, "missing or invalid API key")),
     403: ("A client key was sent; this needs an admin key.", _body(403, "an admin API key is required")),
     404: ("Nothing with this id.", _body(404, "not found")),
+    413: ("The body is larger than MAX_BODY_BYTES (64 KiB).", _body(413, "the request body is too large")),
+    415: ("The body is not JSON (`Content-Type: application/json`).",
+          _body(415, "the request body must be JSON")),
     422: ("The input is invalid: `errors` names each field.",
           _body(422, "the input is invalid",
                 errors={"json": {"contact_email": ["Not a valid email address."]}})),
+    429: ("A rate limit was reached (per candidate on holds; per API key or client address when "
+          "configured); retry after `Retry-After` seconds.",
+          _body(429, "too many holds for this candidate: 10/minute, try again later")),
     500: ("An unexpected error; details go to the log, never to the client.", _body(500, "internal error")),
     503: ("The database is unreachable; retry after `Retry-After` seconds.",
           _body(503, "database unavailable, try again")),
 }
 _HEADERS = {
     401: {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer"}},
+    429: {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds until the window ends"}},
     503: {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait"}},
 }
+# Rate limits (app/ratelimits.py) cover every keyed request and the public reads of these paths.
+_RATE_LIMITED_READS = ("/api/v1/hubs", "/api/v1/slots")
 _ERROR_REF = {"$ref": "#/components/schemas/Error"}
 # `@blp.doc(**DEPENDENCY_FREE)`: the operation touches no database, so it cannot answer 503.
 DEPENDENCY_FREE = {"x-dependency-free": True}
@@ -97,7 +106,9 @@ def _statuses(path: str, operation: dict) -> set[int]:
     if "{" in path:
         statuses.add(404)
     if "requestBody" in operation:
-        statuses |= {400, 422}
+        statuses |= {400, 413, 415, 422}
+    if schemes or path.startswith(_RATE_LIMITED_READS):
+        statuses.add(429)
     if any(isinstance(p, dict) and p.get("in") in ("query", "header") for p in params):
         statuses.add(422)
     return statuses

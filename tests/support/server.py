@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +40,23 @@ class Server:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+@contextmanager
+def paused(pid: int):
+    """SIGSTOP a process and its children (a gunicorn master and its workers); SIGCONT after.
+
+    Stopping only the master would leave the workers answering.
+    """
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    pids = [pid, *map(int, children)]
+    for each in pids:
+        os.kill(each, signal.SIGSTOP)
+    try:
+        yield pids
+    finally:
+        for each in pids:
+            os.kill(each, signal.SIGCONT)
 
 
 def start_gunicorn(env: dict[str, str], log_dir: Path, workers: int = 2, threads: int = 8) -> Server:
