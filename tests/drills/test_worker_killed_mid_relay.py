@@ -16,11 +16,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.conftest import service_env
-from tests.drills.test_rabbitmq_outage import unpublished
 from tests.support import stores
 from tests.support.amqp import EventQueue
 from tests.support.factories import make_hub, make_slots
 from tests.support.load import Load
+from tests.support.outbox import outbox_ids, unpublished
 from tests.support.server import start_worker
 
 pytestmark = [pytest.mark.drill, pytest.mark.e2e]
@@ -87,17 +87,6 @@ def test_worker_sigkilled_mid_relay_four_times_loses_nothing(
         "duplicates elsewhere than the batches a kill interrupted"
     firsts = list(dict.fromkeys(m.properties.message_id for m in received))
     assert [expected[i] for i in firsts] == sorted(expected.values()), "first deliveries out of feed order"
-
-
-def outbox_ids(app) -> dict[str, int]:
-    """Every event of the run: id -> sequence."""
-    from app.extensions import db
-    from app.models import OutboxEvent
-
-    with app.app_context():
-        rows = db.session.execute(db.select(OutboxEvent.id, OutboxEvent.sequence)).all()
-        db.session.remove()
-    return {str(event_id): sequence for event_id, sequence in rows}
 
 
 def contiguous_runs(duplicated: list[int], all_sequences: list[int]) -> list[int]:
