@@ -16,8 +16,10 @@ and compares each with the active holds in PostgreSQL (`bookings.lock_token`):
 An unknown key may belong to a hold still inside its transaction; two such
 keys are left for the next round: one younger than FRESH_KEY_MS, and one whose
 slot row is locked right now (that hold has taken the row, or queues behind
-whoever has). Deleting a key can never let two holds through, PostgreSQL
-decides; it only sends the next contender for that slot to the database.
+whoever has). Age is read from the key's remaining time, so the API and the
+worker must share SLOT_LOCK_SECONDS. Deleting a key can never let two holds
+through, PostgreSQL decides; it only sends the next contender for that slot
+to the database.
 
 Totals go to `gate_counters` (this process, for metrics) and to a Redis hash
 that /health reads (every worker's totals).
