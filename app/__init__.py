@@ -14,7 +14,12 @@ from flask import Flask
 from app import cli, locking
 from app.api import register_blueprints
 from app.config import Settings
-from app.db_setup import configure_database, sqlite_engine_events
+from app.db_setup import (
+    configure_database,
+    end_request_sessions_quietly,
+    postgres_engine_events,
+    sqlite_engine_events,
+)
 from app.errors import register_errorhandlers
 from app.extensions import api, db, migrate
 from app.logs import configure_logging
@@ -41,9 +46,12 @@ def register_extensions(app: Flask) -> None:
     """Bind db, migrations, the OpenAPI Api and the Redis slot gate to `app`."""
     configure_database(app)
     db.init_app(app)
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        with app.app_context():
+    end_request_sessions_quietly(app)
+    with app.app_context():
+        if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
             sqlite_engine_events(db.engine)
+        else:
+            postgres_engine_events(db.engine)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     app.config.update(
         API_TITLE="ITADIAS Calendar service", API_VERSION="v1", OPENAPI_VERSION="3.0.3",
