@@ -3,12 +3,16 @@
 Four clients list, hold and cancel through gunicorn while the cluster is
 stopped and started again. Neither gunicorn nor the worker is restarted:
 their pooled connections died with the server, and they must recover by
-themselves. (Only this run's database is inspected, with fresh connections.)
+themselves. A second gunicorn sits idle through the outage, so its pools
+still hold the dead connections when it is next asked: it must answer
+normally too. (Only this run's database is inspected, with fresh connections.)
 """
 from __future__ import annotations
 
 import time
 import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from zoneinfo import ZoneInfo
 
 import psycopg2
@@ -29,27 +33,41 @@ RECOVERY_BOUND = 10
 
 @pytest.fixture
 def stack(pg_url, tmp_path):
-    """Own gunicorn + worker (with the broker), so no other test sees their dead connections."""
+    """Own gunicorns (busy, idle) + worker (with the broker), so no other test meets their outage."""
     env = service_env(pg_url, API_KEYS=API_KEY, ADMIN_API_KEYS=ADMIN_KEY, RABBITMQ_URL=stores.RABBITMQ_URL)
-    server = start_gunicorn(env, tmp_path)
+    started = []
     try:
-        worker = start_worker(env, tmp_path)
-    except BaseException:
-        server.stop()
-        raise
-    yield server, worker
-    worker.stop()
-    server.stop()
+        started.append(start_gunicorn(env, tmp_path))
+        started.append(start_gunicorn(env, tmp_path))
+        started.append(start_worker(env, tmp_path))
+        yield started
+    finally:
+        for process in reversed(started):
+            process.stop()
+
+
+def burst(base_url: str, hub_id, day, requests_count: int = 32) -> list[int]:
+    """Parallel listings, enough to reach every gunicorn worker and fill its pool."""
+    def one(_):
+        try:
+            return requests.get(f"{base_url}/api/v1/slots", params={"hub": str(hub_id), "date": str(day)},
+                                timeout=15).status_code
+        except requests.RequestException as exc:
+            return type(exc).__name__
+
+    with ThreadPoolExecutor(16) as pool:
+        return list(pool.map(one, range(requests_count)))
 
 
 def test_postgres_restart_under_load(make_app, stack, postgres_drill, pg_url, figures):
-    server, worker = stack
+    server, idle, worker = stack
     app = make_app()
     with app.app_context():
         hub = make_hub()
         slots = make_slots(hub, 200, minutes=2)
         spare = make_slots(make_hub(), 1)[0]
     day = slots[0].starts_at.astimezone(ZoneInfo(hub.timezone)).date()
+    assert set(burst(idle.base_url, hub.id, day)) == {200}  # pools filled, then left alone
     load = Load(server.base_url, hub.id, day, clients=4).start()
     try:
         time.sleep(2)  # warm: every process has pooled connections that are about to die
@@ -61,6 +79,7 @@ def test_postgres_restart_under_load(make_app, stack, postgres_drill, pg_url, fi
         postgres_drill.start()
         up = time.time()
         time.sleep(RECOVERY_BOUND + 3)
+        idle_after = burst(idle.base_url, hub.id, day)
     finally:
         load.stop()
         postgres_drill.start()  # no-op when up; the fixture's finally covers a crash here
@@ -78,7 +97,8 @@ def test_postgres_restart_under_load(make_app, stack, postgres_drill, pg_url, fi
             f"{up - starting:.1f} s); {len(answers)} answers in all, {len(while_down)} while down: "
             f"{sum(a.unavailable_in_shape for a in while_down)} x 503, {len(gate_conflicts)} x 409 "
             f"from the Redis gate, slowest {max((a.seconds for a in while_down), default=0):.2f} s; "
-            f"normal again {recovery:.1f} s after it was up (bound {RECOVERY_BOUND} s)")
+            f"normal again {recovery:.1f} s after it was up (bound {RECOVERY_BOUND} s); the gunicorn "
+            f"idle through the outage answered {sorted(Counter(idle_after).items())} after it")
 
     assert [a for a in answers if a.status is None] == [], "a connection was dropped"
     assert len(while_down) >= 20, "the clients hardly ran while PostgreSQL was down"
@@ -93,6 +113,7 @@ def test_postgres_restart_under_load(make_app, stack, postgres_drill, pg_url, fi
     assert after and all(a.normal for a in after)
     assert server.process.poll() is None and worker.process.poll() is None
     assert server.log().count("Booting worker") == 2, "gunicorn restarted a worker"
+    assert set(idle_after) == {200}, "a dead pooled connection reached a request"
 
     queue = EventQueue()
     try:
