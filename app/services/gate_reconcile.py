@@ -143,6 +143,7 @@ def reconcile_gate(batch: int = KEY_BATCH) -> ReconcileResult | None:
 
 
 def _reconcile_batch(gate: SlotGate, names: list[bytes], lock_ms: int) -> ReconcileResult:
+    names = list(dict.fromkeys(names))  # SCAN may return a key twice (e.g. while Redis rehashes)
     result = ReconcileResult(scanned=len(names))
     keys, redis_now_ms = _read_keys(gate, names)
     if not keys:

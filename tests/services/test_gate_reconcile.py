@@ -138,7 +138,8 @@ def test_ten_thousand_stale_keys_go_in_one_pass_and_live_holds_stay(ctx, slots, 
     elapsed = time.monotonic() - started
 
     print(f"reconciled 10,004 keys in {elapsed:.2f} s")
-    assert (result.scanned, result.stale_removed) == (10_004, 10_000)
+    # SCAN may repeat a key across batches while Redis grows its table: >=, not ==.
+    assert result.scanned >= 10_004 and (result.stale_found, result.stale_removed) == (10_000, 10_000)
     assert elapsed < 10
     assert all(redis_client.get(slot_gate().key(b.slot_id)).decode() == b.lock_token for b in live)
     after = gate_counters.snapshot()
