@@ -11,17 +11,19 @@ from typing import Mapping
 
 from flask import Flask
 
-from app import cli, locking
+from app import cache, cli, locking
 from app.api import register_blueprints
 from app.config import Settings
 from app.db_setup import (
     configure_database,
+    discard_closed_connections,
     end_request_sessions_quietly,
-    postgres_engine_events,
+    ping_idle_connections,
     sqlite_engine_events,
 )
 from app.errors import register_errorhandlers
 from app.extensions import api, db, migrate
+from app.json import OrjsonProvider
 from app.logs import configure_logging
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,7 @@ log = logging.getLogger(__name__)
 def create_app(config: Mapping[str, str] | None = None) -> Flask:
     """Build the app from the environment, overridden by `config` (env-style strings)."""
     app = Flask(__name__, instance_relative_config=True)
+    app.json = OrjsonProvider(app)
     settings = Settings.from_env({**os.environ, **(config or {})})
     app.config.update(settings.as_flask_config())
     configure_logging(app)
@@ -51,7 +54,8 @@ def register_extensions(app: Flask) -> None:
         if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
             sqlite_engine_events(db.engine)
         else:
-            postgres_engine_events(db.engine)
+            discard_closed_connections(db.engine)  # first: a poll, no round trip
+            ping_idle_connections(db.engine)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     app.config.update(
         API_TITLE="ITADIAS Calendar service", API_VERSION="v1", OPENAPI_VERSION="3.0.3",
@@ -61,3 +65,4 @@ def register_extensions(app: Flask) -> None:
     )
     api.init_app(app)
     locking.init_app(app)
+    cache.init_app(app)

@@ -70,6 +70,7 @@ class Settings:
     SWEEP_INTERVAL_SECONDS: float = 5.0
     OUTBOX_RETENTION_DAYS: int = 7
     IDEMPOTENCY_TTL_HOURS: int = 24
+    LISTING_CACHE_SECONDS: float = 1.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -93,6 +94,7 @@ class Settings:
             SWEEP_INTERVAL_SECONDS=_float(env, "SWEEP_INTERVAL_SECONDS", 5.0),
             OUTBOX_RETENTION_DAYS=_int(env, "OUTBOX_RETENTION_DAYS", 7, minimum=1),
             IDEMPOTENCY_TTL_HOURS=_int(env, "IDEMPOTENCY_TTL_HOURS", 24, minimum=24),
+            LISTING_CACHE_SECONDS=_float(env, "LISTING_CACHE_SECONDS", 1.0, minimum=0.0),
         )
         settings.check()
         return settings

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import select
+import time
 
 from flask import Flask
 from sqlalchemy import event
@@ -40,7 +41,8 @@ def configure_database(app: Flask) -> None:
         }
     else:
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
-            "pool_pre_ping": True,
+            # No pre-ping on every checkout (a round trip per request): see
+            # `ping_idle_connections` for what replaces it.
             "hide_parameters": True,  # errors get logged; parameters hold emails
             # Per process: size it to the gunicorn threads (+3 worker loops), and
             # keep workers x (size + overflow) under PostgreSQL's max_connections.
@@ -51,6 +53,38 @@ def configure_database(app: Flask) -> None:
                              "options": "-c statement_timeout=10000 -c lock_timeout=5000 "
                                         "-c idle_in_transaction_session_timeout=60000"},
         }
+
+
+IDLE_PING_SECONDS = 10.0
+
+
+def ping_idle_connections(engine: Engine) -> None:
+    """Ping a pooled connection at checkout only if it sat idle for IDLE_PING_SECONDS.
+
+    A busy connection proves itself with every request, so a ping before each
+    one buys nothing but a round trip. An idle one may have been cut (server
+    restart, firewall): the ping finds out and the pool connects afresh
+    instead. A connection that dies while in use fails its request (503,
+    Retry-After) and SQLAlchemy then invalidates the whole pool, so every
+    older connection is replaced on its next checkout: recovery needs no
+    restart.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection, record, _proxy):
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError() from exc
+        if not alive:
+            raise DisconnectionError()
 
 
 def sqlite_engine_events(engine: Engine) -> None:
@@ -69,12 +103,14 @@ def sqlite_engine_events(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def postgres_engine_events(engine: Engine) -> None:
+def discard_closed_connections(engine: Engine) -> None:
     """Replace, at checkout, a pooled connection that the server has closed.
 
     A server going down tells each connection so (a FATAL notice, then EOF)
     and an idle connection has nothing else to read: a readable one is dead.
-    One poll() instead of pool_pre_ping's round trip; raising
+    One poll(), no round trip, so it runs on every checkout and also catches
+    what `ping_idle_connections` leaves to a failed request (a restart within
+    IDLE_PING_SECONDS of the connection's last use); raising
     DisconnectionError makes the pool connect afresh before any request sees it.
     """
 

@@ -39,10 +39,14 @@ REDIS_ERRORS = (redis.exceptions.RedisError,)
 
 @dataclass(frozen=True)
 class Claim:
-    """The outcome of asking the gate: `token` is None when Redis was bypassed."""
+    """The outcome of asking the gate: `token` is None when Redis was bypassed.
+
+    A refused claim carries the holder's tag (see `acquire`).
+    """
 
     acquired: bool
     token: str | None
+    holder_tag: str | None = None
 
 
 class SlotGate:
@@ -83,29 +87,21 @@ class SlotGate:
         """Try to take the slot's lock. A Redis outage yields an open gate.
 
         `tag` travels in the key's value so that a refused request can tell
-        whether the holder is its own earlier attempt (see `holder_tag`).
+        whether the holder is its own earlier attempt (`Claim.holder_tag`).
         """
         if not self._usable():
             return Claim(True, None)
         token = f"{secrets.token_hex(16)}.{tag}"
         try:
-            ok = self.client.set(self.key(slot_id), token, nx=True, px=ttl_ms)
+            # NX + GET (Redis >= 7): one round trip sets the key or names its holder.
+            holder = self.client.set(self.key(slot_id), token, nx=True, px=ttl_ms, get=True)
         except REDIS_ERRORS as exc:
             self._mark_down(exc)
             return Claim(True, None)
         self._mark_up()
-        return Claim(bool(ok), token if ok else None)
-
-    def holder_tag(self, slot_id: UUID) -> str | None:
-        """The tag of whoever holds the slot's key now (None: nobody, or unknown)."""
-        if not self._usable():
-            return None
-        try:
-            value = self.client.get(self.key(slot_id))
-        except REDIS_ERRORS as exc:
-            self._mark_down(exc)
-            return None
-        return value.decode().partition(".")[2] if value else None
+        if holder is None:
+            return Claim(True, token)
+        return Claim(False, None, holder.decode().partition(".")[2])
 
     def release(self, slot_id: UUID, token: str | None) -> None:
         """Delete the key if it still holds `token` (best effort)."""
@@ -118,6 +114,30 @@ class SlotGate:
         this the Redis timer would fire a few milliseconds before the hold ends.
         """
         self._call("_retime", slot_id, token, int(until.timestamp() * 1000))
+
+    def hub_version(self, hub_id: UUID | str) -> int | None:
+        """The hub's change counter (0 if never changed); None when Redis is away."""
+        if not self._usable():
+            return None
+        try:
+            value = self.client.get(f"{self.prefix}hub-version:{hub_id}")
+        except REDIS_ERRORS as exc:
+            self._mark_down(exc)
+            return None
+        return int(value or 0)
+
+    def bump_hub_version(self, hub_id: UUID | str) -> None:
+        """Count a committed change of the hub's slots (invalidates cached listings everywhere).
+
+        Attempted even while the gate is bypassed; if it fails, cached listings
+        still run out after LISTING_CACHE_SECONDS.
+        """
+        if self.client is None:
+            return
+        try:
+            self.client.incr(f"{self.prefix}hub-version:{hub_id}")
+        except REDIS_ERRORS as exc:
+            self._mark_down(exc)
 
     def ping(self) -> str:
         """'ok', 'unavailable' or 'disabled' for /health."""

@@ -1,6 +1,7 @@
 """Bookings: hold a slot, read, confirm, cancel. Client API key required."""
 from uuid import UUID
 
+from flask import jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -20,15 +21,15 @@ _IDEMPOTENCY = {"parameters": [{"in": "header", "name": "Idempotency-Key", "requ
 @blp.route("")
 class Bookings(MethodView):
     @requires_client
-    @idempotent
-    @blp.arguments(BookingCreateSchema)
+    @idempotent(checked_by_service=True)
+    @blp.arguments(BookingCreateSchema())
     @blp.response(201, BookingSchema)
     @blp.alt_response(404, description="Unknown slot")
     @blp.alt_response(409, description="slot_unavailable or candidate_hold_limit")
     @blp.doc(**_SECURED, **_IDEMPOTENCY)
     def post(self, data, call):
         """Hold a slot for the candidate (pending booking)."""
-        return hold_slot(HoldRequest(**data), call)
+        return jsonify(hold_slot(HoldRequest(**data), call)), 201
 
 
 @blp.route("/<uuid:booking_id>")

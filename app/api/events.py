@@ -12,7 +12,7 @@ blp = Blueprint("events", __name__, url_prefix="/api/v1/events", description="Ev
 @blp.route("")
 class EventFeed(MethodView):
     @requires_client
-    @blp.arguments(EventFeedQuerySchema, location="query")
+    @blp.arguments(EventFeedQuerySchema(), location="query")
     @blp.response(200, EventFeedSchema)
     @blp.doc(security=[{"bearerAuth": []}])
     def get(self, query):

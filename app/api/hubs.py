@@ -20,7 +20,7 @@ class Hubs(MethodView):
         return list_hubs()
 
     @requires_admin
-    @blp.arguments(HubCreateSchema)
+    @blp.arguments(HubCreateSchema())
     @blp.response(201, HubSchema)
     @blp.alt_response(409, description="duplicate_hub")
     @blp.doc(**_ADMIN)
@@ -40,7 +40,7 @@ class HubById(MethodView):
 @blp.route("/<uuid:hub_id>/slots")
 class HubSlots(MethodView):
     @requires_admin
-    @blp.arguments(SlotsCreateSchema)
+    @blp.arguments(SlotsCreateSchema())
     @blp.response(201, SlotsCreatedSchema)
     @blp.alt_response(409, description="slot_overlap")
     @blp.doc(**_ADMIN)

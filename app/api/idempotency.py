@@ -35,13 +35,21 @@ def _replay(replay: IdempotentReplay):
     return response
 
 
-def idempotent(view):
-    """Replay or run the view; passes `call=` (None without the header)."""
+def idempotent(view=None, *, checked_by_service: bool = False):
+    """Replay or run the view; passes `call=` (None without the header).
+
+    With `checked_by_service` the service looks the key up itself, in the
+    same round trip as its change (holds), and raises IdempotentReplay.
+    """
+    if view is None:
+        return lambda inner: idempotent(inner, checked_by_service=checked_by_service)
+
     @wraps(view)
     def wrapper(*args, **kwargs):
         call = _call_from_request()
         try:
-            check_replay(call)
+            if not checked_by_service:
+                check_replay(call)
             return view(*args, call=call, **kwargs)
         except IdempotentReplay as replay:
             return _replay(replay)

@@ -12,6 +12,7 @@ from sqlalchemy import and_, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.cache import listing_cache
 from app.errors import HoldExpired, InvalidState, NotFound
 from app.events import booking_event_data, record_event
 from app.extensions import db
@@ -71,6 +72,7 @@ def _transition(booking_id: UUID, call, step) -> Booking:
         raise HoldExpired()
     if token is not None:
         slot_gate().release(booking.slot_id, token)
+    listing_cache().changed(booking.slot.hub_id)
     return booking
 
 

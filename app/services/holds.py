@@ -1,11 +1,15 @@
 """Holding a slot for a candidate: the Redis gate, then one database transaction.
 
-1. Redis `SET NX PX` answers most conflicts without touching PostgreSQL.
+1. Redis `SET NX PX GET` answers most conflicts without touching PostgreSQL
+   (and tells a retry whether the holder is its own first attempt).
 2. One transaction: serialise the candidate (hold limit), take the slot with a
    conditional UPDATE that raises its fence, expire the hold it replaces,
-   insert the pending booking, record BookingCreated + SlotLocked.
-3. On failure the Redis key is released by compare-and-delete; on success it
-   is re-timed to the database's `locked_until`.
+   insert the pending booking, record BookingCreated + SlotLocked, remember
+   the Idempotency-Key. On PostgreSQL that is one call of the stored function
+   `calendar.hold_slot` (see `holds_pg`); SQLite runs the same steps here.
+3. On failure the Redis key is released by compare-and-delete. On success it
+   stays: it runs out a few milliseconds before the database's `locked_until`
+   (it was set first), which the expiry listener allows for.
 
 PostgreSQL decides: if Redis is gone, restarted or wrong, the conditional
 UPDATE and the unique index on active bookings still allow one holder only.
@@ -22,17 +26,20 @@ from sqlalchemy import and_, exists, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from app.cache import listing_cache
 from app.errors import CandidateHoldLimit, Conflict, InvalidRequest, NotFound, SlotUnavailable
 from app.events import booking_event_data, record_event
+from app.extensions import db
 from app.locking import slot_gate
 from app.models import Booking, Hub, Slot
 from app.schemas.booking import render_booking
 from app.services import idempotency
 from app.services.expiry import expire_stale_holds_on_slot
+from app.services.holds_pg import LOCK_NOT_AVAILABLE, hold_in_postgres
 from app.uow import db_now, is_postgres, unit_of_work
 
-_CANDIDATE_LOCK_CLASS = 0x43414C  # "CAL": namespace of our advisory locks
-LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL: lock_timeout expired
+# "CAL": namespace of our advisory locks (calendar.hold_slot uses it too, as 4407628).
+_CANDIDATE_LOCK_CLASS = 0x43414C
 # A retry that finds its own first attempt still holding the gate waits this
 # long for that attempt's answer (it is usually milliseconds from commit).
 TWIN_WAIT_SECONDS = 3.0  # below the client's 5 s read timeout
@@ -46,18 +53,27 @@ class HoldRequest:
     session_id: str | None = None
 
 
-def hold_slot(request: HoldRequest, call: idempotency.IdempotentCall | None = None) -> Booking:
-    """Hold `request.slot_id` for SLOT_LOCK_SECONDS and return the pending booking."""
-    lock_seconds = current_app.config["SLOT_LOCK_SECONDS"]
+def hold_slot(request: HoldRequest, call: idempotency.IdempotentCall | None = None) -> dict:
+    """Hold `request.slot_id` for SLOT_LOCK_SECONDS; return the pending booking as rendered.
+
+    Raises IdempotentReplay when `call` was answered before.
+    """
+    config = current_app.config
+    lock_seconds = config["SLOT_LOCK_SECONDS"]
     gate = slot_gate()
     tag = call.tag if call is not None else "-"
     claim = gate.acquire(request.slot_id, lock_seconds * 1000, tag)
     if not claim.acquired:
-        if call is not None and gate.holder_tag(request.slot_id) == tag:
+        if call is not None and claim.holder_tag == tag:
             idempotency.await_replay(call, TWIN_WAIT_SECONDS)
         raise SlotUnavailable()
     try:
-        booking = _hold_in_database(request, claim.token, lock_seconds, call)
+        if db.engine.dialect.name == "postgresql":
+            body = hold_in_postgres(request, claim.token, lock_seconds, config["MAX_HOLDS_PER_CANDIDATE"],
+                                    candidate_lock(request.candidate_id), call)
+        else:
+            idempotency.check_replay(call)
+            body = render_booking(_hold_in_database(request, claim.token, lock_seconds, call))
     except Conflict:
         gate.release(request.slot_id, claim.token)
         # A twin of this request may have committed while we queued behind it
@@ -67,8 +83,13 @@ def hold_slot(request: HoldRequest, call: idempotency.IdempotentCall | None = No
     except BaseException:
         gate.release(request.slot_id, claim.token)
         raise
-    gate.align(request.slot_id, claim.token, booking.hold_expires_at)
-    return booking
+    listing_cache().changed(UUID(body["hub_id"]))
+    return body
+
+
+def candidate_lock(candidate_id: UUID) -> int:
+    """The advisory lock id (in class _CANDIDATE_LOCK_CLASS) that serialises a candidate's holds."""
+    return zlib.crc32(candidate_id.bytes) - 2**31
 
 
 def _hold_in_database(request: HoldRequest, token: str | None, lock_seconds: int,
@@ -111,8 +132,7 @@ def _check_hold_limit(session: Session, candidate_id: UUID, now) -> None:
     """
     if is_postgres(session):
         session.execute(text("SELECT pg_advisory_xact_lock(:cls, :obj)"),
-                        {"cls": _CANDIDATE_LOCK_CLASS,
-                         "obj": zlib.crc32(candidate_id.bytes) - 2**31})
+                        {"cls": _CANDIDATE_LOCK_CLASS, "obj": candidate_lock(candidate_id)})
     held = session.scalar(
         select(func.count()).select_from(Booking)
         .where(Booking.candidate_id == candidate_id, Booking.status == "pending",

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from app.errors import DuplicateHub, NotFound, SlotOverlap
 from app.extensions import db
 from app.models import Hub, Slot
-from app.uow import db_now, unit_of_work
+from app.uow import read_only, sql_now, unit_of_work
 
 
 @dataclass(frozen=True)
@@ -124,18 +124,24 @@ def local_day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
 def list_free_slots(hub_id: UUID, day: date) -> SlotDay:
     """Slots of the hub's local `day` that can be held now, ordered by start.
 
-    A lock whose `locked_until` has passed counts as free (lazy expiry).
+    A lock whose `locked_until` has passed counts as free (lazy expiry). Reads
+    only: two statements on an autocommit connection, the clock read inside
+    the second one.
     """
-    hub = get_hub(hub_id)
-    start, end = local_day_bounds(day, ZoneInfo(hub.timezone))
-    session = db.session
-    now = db_now(session)
-    rows = session.execute(
-        select(Slot.id, Slot.hub_id, Slot.starts_at, Slot.ends_at)
-        .where(Slot.hub_id == hub_id, Slot.starts_at >= start, Slot.starts_at < end,
-               Slot.starts_at > now,
-               or_(Slot.status == "available", and_(Slot.status == "locked", Slot.locked_until <= now)))
-        .order_by(Slot.starts_at, Slot.lane)
-    ).all()
-    free = [FreeSlot(*row) for row in rows] if hub.active else []
-    return SlotDay(hub_id=hub.id, date=day, timezone=hub.timezone, slots=free)
+    with read_only() as connection:
+        hub = connection.execute(select(Hub.id, Hub.timezone, Hub.active).where(Hub.id == hub_id)).first()
+        if hub is None:
+            raise NotFound("hub not found")
+        if not hub.active:
+            return SlotDay(hub_id=hub.id, date=day, timezone=hub.timezone, slots=[])
+        start, end = local_day_bounds(day, ZoneInfo(hub.timezone))
+        now = sql_now(connection)
+        rows = connection.execute(
+            select(Slot.id, Slot.hub_id, Slot.starts_at, Slot.ends_at)
+            .where(Slot.hub_id == hub_id, Slot.starts_at >= start, Slot.starts_at < end,
+                   Slot.starts_at > now,
+                   or_(Slot.status == "available",
+                       and_(Slot.status == "locked", Slot.locked_until <= now)))
+            .order_by(Slot.starts_at, Slot.lane)
+        ).all()
+    return SlotDay(hub_id=hub.id, date=day, timezone=hub.timezone, slots=[FreeSlot(*row) for row in rows])

@@ -58,8 +58,13 @@ def check_replay(call: IdempotentCall | None) -> None:
     if record is None:
         return
     if record.fingerprint != call.fingerprint:
-        raise IdempotencyMismatch(errors={"headers": {"Idempotency-Key": [IdempotencyMismatch.message]}})
+        raise mismatch()
     raise IdempotentReplay(record.status_code, record.body)
+
+
+def mismatch() -> IdempotencyMismatch:
+    """The error for a key reused on a different request."""
+    return IdempotencyMismatch(errors={"headers": {"Idempotency-Key": [IdempotencyMismatch.message]}})
 
 
 def await_replay(call: IdempotentCall, seconds: float) -> None:

@@ -6,7 +6,7 @@ import time
 import psycopg2
 from sqlalchemy import create_engine, text
 
-from app.db_setup import postgres_engine_events
+from app.db_setup import discard_closed_connections
 from app.extensions import db
 
 
@@ -20,7 +20,7 @@ def terminate(pg_url: str, pid: int) -> None:
 def test_a_pooled_connection_the_server_closed_is_replaced_at_checkout(pg_url):
     engine = create_engine(pg_url.replace("postgresql://", "postgresql+psycopg2://"),
                            pool_size=1, pool_pre_ping=False)  # the poll alone must catch it
-    postgres_engine_events(engine)
+    discard_closed_connections(engine)
     try:
         with engine.connect() as conn:
             first = conn.execute(text("SELECT pg_backend_pid()")).scalar()

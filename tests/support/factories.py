@@ -4,6 +4,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta, timezone
 
+from app.extensions import db
+from app.models import Booking
 from app.services.holds import HoldRequest, hold_slot
 from app.services.hubs import add_slots, create_hub
 
@@ -26,5 +28,6 @@ def make_slots(hub, count: int = 4, start: datetime | None = None, minutes: int 
 
 
 def hold(slot, candidate=None, email: str = "c@example.com", session_id: str | None = None):
-    """Hold `slot` through the service, for a new candidate unless one is given."""
-    return hold_slot(HoldRequest(slot.id, candidate or uuid.uuid4(), email, session_id))
+    """Hold `slot` through the service, for a new candidate unless one is given; the Booking."""
+    body = hold_slot(HoldRequest(slot.id, candidate or uuid.uuid4(), email, session_id))
+    return db.session.get(Booking, uuid.UUID(body["id"]))

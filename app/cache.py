@@ -1,0 +1,94 @@
+"""Short-lived in-process caches; each instance states its bound where it is made.
+
+`TTLCache` keeps at most `max_entries` values, each for at most `ttl`
+seconds of the monotonic clock. Nothing is shared between processes: a
+change made by another process is seen once the entry runs out, so `ttl` is
+the staleness bound. `discard_group` drops a group of entries early when
+this process itself made the change.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable, Generic, Hashable, TypeVar
+
+from app.locking import slot_gate
+
+V = TypeVar("V")
+
+
+class TTLCache(Generic[V]):
+    """Values keyed by (group, key), fresh for `ttl` seconds; `ttl` 0 disables caching."""
+
+    def __init__(self, ttl: float, max_entries: int = 10_000) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._entries: dict[tuple[Hashable, Hashable], tuple[float, V]] = {}
+        self._mutex = threading.Lock()
+
+    def get_or_build(self, group: Hashable, key: Hashable, build: Callable[[], V]) -> V:
+        """The cached value, or `build()`'s (stored unless it raised)."""
+        if self.ttl <= 0:
+            return build()
+        entry = self._entries.get((group, key))
+        now = time.monotonic()
+        if entry is not None and entry[0] > now:
+            return entry[1]
+        value = build()
+        with self._mutex:
+            if len(self._entries) >= self.max_entries:
+                self._evict(now)
+            self._entries[(group, key)] = (now + self.ttl, value)
+        return value
+
+    def discard_group(self, group: Hashable) -> None:
+        """Forget every entry of `group` (this process changed it)."""
+        with self._mutex:
+            for entry_key in [k for k in self._entries if k[0] == group]:
+                del self._entries[entry_key]
+
+    def _evict(self, now: float) -> None:
+        # Expired entries first; if none, the oldest half (dicts keep insertion order).
+        stale = [k for k, (until, _) in self._entries.items() if until <= now]
+        if not stale:
+            stale = list(self._entries)[: self.max_entries // 2 or 1]
+        for k in stale:
+            del self._entries[k]
+
+
+class ListingCache:
+    """Rendered free-slot listings, keyed by hub, local date and the hub's version.
+
+    Bound: every committed hold, confirmation, cancellation or expiry bumps
+    the hub's version in Redis (`SlotGate.bump_hub_version`) after its
+    commit, and a listing is served from cache only under the current
+    version, so across processes a listing reflects every change that was
+    answered before it was asked. If Redis is away (or a bump is lost), a
+    listing is at most LISTING_CACHE_SECONDS old (default 1 s): a slot held
+    meanwhile is still refused with 409, a freed one shows up that much later.
+    Time alone also changes a listing (slots that start, holds that run out
+    lazily): that too is seen within LISTING_CACHE_SECONDS.
+    """
+
+    def __init__(self, ttl: float) -> None:
+        self.entries: TTLCache[bytes] = TTLCache(ttl)
+
+    def get_or_build(self, hub_id, day, build: Callable[[], bytes]) -> bytes:
+        version = slot_gate().hub_version(hub_id)
+        return self.entries.get_or_build(hub_id, (day, version), build)
+
+    def changed(self, hub_id) -> None:
+        """The hub's slots changed and committed: drop local copies, tell other processes."""
+        self.entries.discard_group(hub_id)
+        slot_gate().bump_hub_version(hub_id)
+
+
+def listing_cache() -> ListingCache:
+    """The app's `ListingCache`."""
+    from flask import current_app
+
+    return current_app.extensions["calendar.listings"]
+
+
+def init_app(app) -> None:
+    app.extensions["calendar.listings"] = ListingCache(app.config["LISTING_CACHE_SECONDS"])
