@@ -3,21 +3,43 @@
 The app is imported in each worker (no preload) so no database, Redis or
 broker connection is ever opened in the master and shared across a fork.
 """
+import glob
 import multiprocessing
 import os
+import tempfile
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8002')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 preload_app = False
+# Prometheus multiprocess mode: each worker writes its samples to files here and
+# /metrics adds them up. Set before any worker imports prometheus_client.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="calendar-metrics-")
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
 keepalive = 5
 accesslog = "-"
 errorlog = "-"
-# Query strings carry ids and dates only; bodies (emails) are never logged.
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(L)ss rid=%({x-request-id}o)s'
+# JSON lines (LOG_FORMAT=text for humans); one access line per request with
+# request_id, method, path (no query string, never a body), status, duration_ms.
+logger_class = "app.logs.GunicornLogger"
+
+
+def on_starting(server):
+    """Start the metrics from zero: samples of a previous run must not be added to ours."""
+    directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    os.makedirs(directory, exist_ok=True)
+    for stale in glob.glob(os.path.join(directory, "*.db")):
+        os.remove(stale)
+
+
+def child_exit(server, worker):
+    """A dead worker's live gauges must not count; its counters stay in the totals."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
 
 
 def post_worker_init(worker):

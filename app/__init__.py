@@ -11,8 +11,10 @@ from typing import Mapping
 
 from flask import Flask
 
-from app import cache, cli, locking
+from app import cache, cli, locking, metrics, ratelimits, request_guards
 from app.api import register_blueprints
+from app.api.docs import ASSETS_URL as SWAGGER_UI_ASSETS_URL
+from app.api.openapi import ErrorResponsesPlugin, ErrorSchema
 from app.config import Settings
 from app.db_setup import (
     configure_database,
@@ -36,9 +38,11 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     settings = Settings.from_env({**os.environ, **(config or {})})
     app.config.update(settings.as_flask_config())
     configure_logging(app)
+    metrics.init_app(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
+    register_request_guards(app)
     cli.init_app(app)
     if not settings.auth_enabled:
         log.warning("no API_KEYS/ADMIN_API_KEYS set: every endpoint is open (development only)")
@@ -61,8 +65,16 @@ def register_extensions(app: Flask) -> None:
         API_TITLE="ITADIAS Calendar service", API_VERSION="v1", OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/api", OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        OPENAPI_SWAGGER_UI_URL=SWAGGER_UI_ASSETS_URL,  # served by the app: works offline
     )
-    api.init_app(app)
+    api.ERROR_SCHEMA = ErrorSchema  # our error shape, with `error` on 409
+    api.DEFAULT_ERROR_RESPONSE_NAME = None  # each error status is listed instead (ErrorResponsesPlugin)
+    api.init_app(app, spec_kwargs={"extra_plugins": [ErrorResponsesPlugin()]})
     locking.init_app(app)
     cache.init_app(app)
+
+
+def register_request_guards(app: Flask) -> None:
+    """Body size and type first (headers only), then rate limits (which may read the body)."""
+    request_guards.init_app(app)
+    ratelimits.init_app(app)

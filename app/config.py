@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
+from limits import parse_many  # Flask-Limiter's own parser: what passes here, it accepts
+
 
 class ConfigError(RuntimeError):
     """A setting is missing or malformed; the service must not start."""
@@ -45,8 +47,32 @@ def _keys(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(k.strip() for k in env.get(name, "").split(",") if k.strip())
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    value = env.get(name, "").strip().lower() or choices[0]
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 def _optional(env: Mapping[str, str], name: str) -> str | None:
     return env.get(name, "").strip() or None
+
+
+_OFF = ("off", "none", "0")
+
+
+def _rate(env: Mapping[str, str], name: str, default: str | None) -> str | None:
+    """A Flask-Limiter rate like "10/minute" or "100/minute;1000/hour"; "off" disables it."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if raw.lower() in _OFF:
+        return None
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a rate like 10/minute (or off), got {raw!r}") from None
+    return raw
 
 
 @dataclass(frozen=True)
@@ -71,6 +97,13 @@ class Settings:
     OUTBOX_RETENTION_DAYS: int = 7
     IDEMPOTENCY_TTL_HOURS: int = 24
     LISTING_CACHE_SECONDS: float = 1.0
+    METRICS_PORT: int = 0
+    LOG_FORMAT: str = "json"
+    RATE_LIMIT_PER_CANDIDATE: str | None = "10/minute"
+    RATE_LIMIT_PER_KEY: str | None = None
+    RATE_LIMIT_PER_IP: str | None = None
+    MAX_BODY_BYTES: int = 64 * 1024
+    TRUSTED_PROXIES: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -95,6 +128,13 @@ class Settings:
             OUTBOX_RETENTION_DAYS=_int(env, "OUTBOX_RETENTION_DAYS", 7, minimum=1),
             IDEMPOTENCY_TTL_HOURS=_int(env, "IDEMPOTENCY_TTL_HOURS", 24, minimum=24),
             LISTING_CACHE_SECONDS=_float(env, "LISTING_CACHE_SECONDS", 1.0, minimum=0.0),
+            METRICS_PORT=_int(env, "METRICS_PORT", 0),
+            LOG_FORMAT=_choice(env, "LOG_FORMAT", ("json", "text")),
+            RATE_LIMIT_PER_CANDIDATE=_rate(env, "RATE_LIMIT_PER_CANDIDATE", "10/minute"),
+            RATE_LIMIT_PER_KEY=_rate(env, "RATE_LIMIT_PER_KEY", None),
+            RATE_LIMIT_PER_IP=_rate(env, "RATE_LIMIT_PER_IP", None),
+            MAX_BODY_BYTES=_int(env, "MAX_BODY_BYTES", 64 * 1024, minimum=1024),
+            TRUSTED_PROXIES=_int(env, "TRUSTED_PROXIES", 0),
         )
         settings.check()
         return settings

@@ -15,6 +15,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
+from app import metrics
+
 log = logging.getLogger(__name__)
 
 
@@ -93,6 +95,8 @@ def error_body(status: int, message: str, **extra: object) -> dict:
 
 
 def _domain(err: DomainError):
+    if err.status == 409:
+        metrics.conflict(err.error)
     body = error_body(err.status, err.message, error=err.error, errors=err.fields.get("errors"))
     headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else {}
     return jsonify(body), err.status, headers

@@ -9,7 +9,7 @@ from app.schemas.hub import HubCreateSchema, HubSchema, SlotsCreatedSchema, Slot
 from app.services.hubs import add_slots, create_hub, get_hub, list_hubs
 
 blp = Blueprint("hubs", __name__, url_prefix="/api/v1/hubs", description="Testing centres")
-_ADMIN = {"security": [{"bearerAuth": []}]}
+_ADMIN = {"security": [{"adminAuth": []}]}
 
 
 @blp.route("")

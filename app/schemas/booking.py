@@ -7,12 +7,14 @@ from app.schemas import printable
 
 
 class BookingCreateSchema(Schema):
-    slot_id = fields.UUID(required=True)
-    candidate_id = fields.UUID(required=True)
-    contact_email = fields.Email(required=True, validate=validate.Length(max=254))
+    slot_id = fields.UUID(required=True, metadata={"example": "550e8400-e29b-41d4-a716-446655440001"})
+    candidate_id = fields.UUID(required=True, metadata={"example": "550e8400-e29b-41d4-a716-446655440002"})
+    contact_email = fields.Email(required=True, validate=validate.Length(max=254),
+                                 metadata={"example": "candidate@example.com"})
     session_id = fields.String(load_default=None, allow_none=True,
                                validate=[validate.Length(1, 128), printable],
-                               metadata={"description": "Client session; stored as the slot's locked_by"})
+                               metadata={"description": "Client session; stored as the slot's locked_by",
+                                         "example": "web-42"})
 
 
 class BookingSchema(Schema):
@@ -21,9 +23,11 @@ class BookingSchema(Schema):
     hub_id = fields.UUID()
     candidate_id = fields.UUID()
     contact_email = fields.String()
-    status = fields.String(metadata={"description": "pending, confirmed, cancelled or expired"})
+    status = fields.String(metadata={"description": "pending, confirmed, cancelled or expired",
+                                     "example": "pending"})
     locked_until = fields.AwareDateTime(allow_none=True,
-                                        metadata={"description": "End of the hold while pending"})
+                                        metadata={"description": "End of the hold while pending",
+                                                  "example": "2026-12-01T13:15:00+00:00"})
     starts_at = fields.AwareDateTime()
     ends_at = fields.AwareDateTime()
     created_at = fields.AwareDateTime()

@@ -28,6 +28,7 @@ class ScheduleSchema(Schema):
         keys=fields.String(validate=validate.OneOf(WEEKDAYS)),
         values=fields.List(fields.List(fields.String(validate=_HHMM), validate=validate.Length(equal=2))),
         required=True,
+        metadata={"example": {"mon": [["08:00", "12:00"], ["13:00", "17:00"]]}},
     )
 
     @validates_schema
@@ -40,9 +41,12 @@ class ScheduleSchema(Schema):
 
 class HubCreateSchema(Schema):
     code = fields.String(required=True, validate=validate.Regexp(
-        r"^[A-Za-z0-9][A-Za-z0-9_-]{1,15}$", error="2-16 letters, digits, '-' or '_'."))
-    name = fields.String(required=True, validate=[validate.Length(1, 200), printable])
-    timezone = fields.String(required=True, validate=validate.Length(1, 64))
+        r"^[A-Za-z0-9][A-Za-z0-9_-]{1,15}$", error="2-16 letters, digits, '-' or '_'."),
+        metadata={"example": "MBJ"})
+    name = fields.String(required=True, validate=[validate.Length(1, 200), printable],
+                         metadata={"example": "Montego Bay"})
+    timezone = fields.String(required=True, validate=validate.Length(1, 64),
+                             metadata={"description": "IANA time zone", "example": "America/Jamaica"})
     active = fields.Boolean(load_default=True)
     schedule = fields.Nested(ScheduleSchema, load_default=None, allow_none=True)
 
@@ -78,14 +82,18 @@ class SlotDaySchema(Schema):
 
 
 class SlotDayQuerySchema(Schema):
-    hub = fields.UUID(required=True, metadata={"description": "Hub id"})
+    hub = fields.UUID(required=True, metadata={"description": "Hub id",
+                                               "example": "550e8400-e29b-41d4-a716-446655440000"})
     date = fields.Date(required=True, validate=within_service_years,
-                       metadata={"description": "The hub's local date, YYYY-MM-DD (2000-2100)"})
+                       metadata={"description": "The hub's local date, YYYY-MM-DD (2000-2100)",
+                                 "example": "2026-12-01"})
 
 
 class SlotInputSchema(Schema):
-    starts_at = fields.AwareDateTime(required=True, validate=within_service_years)
-    ends_at = fields.AwareDateTime(required=True, validate=within_service_years)
+    starts_at = fields.AwareDateTime(required=True, validate=within_service_years,
+                                     metadata={"example": "2026-12-01T13:00:00Z"})
+    ends_at = fields.AwareDateTime(required=True, validate=within_service_years,
+                                   metadata={"example": "2026-12-01T14:00:00Z"})
     lane = fields.Integer(load_default=1, validate=validate.Range(1, 50),
                           metadata={"description": "Examiner lane for parallel slots"})
 

@@ -17,10 +17,16 @@ def read_events(after: int, limit: int) -> dict:
     return {"events": events, "next_after": rows[-1].sequence if rows else after}
 
 
+def outbox_backlog() -> tuple[int, float | None]:
+    """(unpublished events, age in seconds of the oldest or None when all are out)."""
+    count, oldest = db.session.execute(
+        select(db.func.count(), db.func.min(OutboxEvent.occurred_at))
+        .where(OutboxEvent.published_at.is_(None))).one()
+    if oldest is None:
+        return count, None
+    return count, (db_now(db.session) - oldest).total_seconds()
+
+
 def outbox_backlog_seconds() -> float | None:
     """Age in seconds of the oldest unpublished event (None when all are out)."""
-    oldest = db.session.scalar(select(db.func.min(OutboxEvent.occurred_at))
-                               .where(OutboxEvent.published_at.is_(None)))
-    if oldest is None:
-        return None
-    return (db_now(db.session) - oldest).total_seconds()
+    return outbox_backlog()[1]

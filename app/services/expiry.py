@@ -14,6 +14,7 @@ from uuid import UUID
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, contains_eager
 
+from app import metrics
 from app.events import booking_event_data, record_event
 from app.models import Booking, Slot
 from app.uow import db_now, is_postgres, unit_of_work
@@ -73,6 +74,7 @@ def expire_due_holds(slot_id: UUID | None = None, batch: int = 100) -> int:
     work without waiting on each other or expiring the same hold twice.
     """
     with unit_of_work() as session:
+        metrics.expiry_path(session, "notification" if slot_id is not None else "sweeper")
         now = db_now(session)
         query = (select(Booking).join(Booking.slot).options(contains_eager(Booking.slot))
                  .where(Booking.status == "pending", Booking.hold_expires_at <= now,

@@ -49,6 +49,13 @@ def _broker() -> str:
     return "backlog" if age is not None and age > BACKLOG_WARNING_SECONDS else "ok"
 
 
+def check_ready() -> tuple[dict, bool]:
+    """(report, ready): ready when the database answers, whatever Redis and the broker do."""
+    database = _database()
+    ready = database == "ok"
+    return {"status": "ready" if ready else "unavailable", "checks": {"database": database}}, ready
+
+
 def check_health() -> tuple[dict, bool]:
     """(report, database_ok)."""
     checks = {"database": _database(), "redis": slot_gate().ping(), "broker": _broker()}

@@ -26,6 +26,7 @@ from sqlalchemy import and_, exists, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from app import metrics
 from app.cache import listing_cache
 from app.errors import CandidateHoldLimit, Conflict, InvalidRequest, NotFound, SlotUnavailable
 from app.events import booking_event_data, record_event
@@ -63,6 +64,7 @@ def hold_slot(request: HoldRequest, call: idempotency.IdempotentCall | None = No
     gate = slot_gate()
     tag = call.tag if call is not None else "-"
     claim = gate.acquire(request.slot_id, lock_seconds * 1000, tag)
+    metrics.gate_decided(database_only=claim.acquired and claim.token is None)
     if not claim.acquired:
         if call is not None and claim.holder_tag == tag:
             idempotency.await_replay(call, TWIN_WAIT_SECONDS)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from app import metrics
 from app.errors import CandidateHoldLimit, InvalidRequest, NotFound, SlotUnavailable
 from app.events import EVENT_TYPES
 from app.services import idempotency
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 LOCK_NOT_AVAILABLE = "55P03"  # lock_timeout expired
 _ROUTING = json.dumps(EVENT_TYPES)
-_CALL = ("SELECT outcome, status_code, body FROM calendar.hold_slot("
+_CALL = ("SELECT outcome, status_code, body, expired FROM calendar.hold_slot("
          "%(slot)s, %(candidate)s, %(email)s, %(session)s, %(lock_seconds)s, %(max_holds)s, "
          "%(candidate_lock)s, %(token)s, %(routing)s, %(scope)s, %(key)s, %(fingerprint)s)")
 
@@ -37,7 +38,7 @@ def hold_in_postgres(request: "HoldRequest", token: str | None, lock_seconds: in
               "fingerprint": call.fingerprint if call else None}
     try:
         with read_only() as connection:
-            outcome, status, body = connection.exec_driver_sql(_CALL, params).one()
+            outcome, status, body, expired = connection.exec_driver_sql(_CALL, params).one()
     except IntegrityError as exc:
         # A twin stored our Idempotency-Key first (its answer is ours), or the
         # unique index on active bookings caught what the UPDATE let by.
@@ -49,6 +50,7 @@ def hold_in_postgres(request: "HoldRequest", token: str | None, lock_seconds: in
             raise SlotUnavailable() from exc  # a paused holder keeps the row: the slot is busy
         raise
     if outcome == "held":
+        metrics.events_committed(["BookingCreated"] + ["BookingExpired"] * expired)
         return body
     if outcome == "replay":
         raise idempotency.IdempotentReplay(status, body)

@@ -15,6 +15,7 @@ import time
 
 from flask import Flask
 
+from app import metrics
 from app.extensions import db
 from app.locking import slot_gate
 from app.services.expiry import expire_due_holds, pending_hold_due_at
@@ -83,6 +84,8 @@ class Worker:
 
         signal.signal(signal.SIGTERM, _signalled)
         signal.signal(signal.SIGINT, _signalled)
+        if self.app.config["METRICS_PORT"]:
+            metrics.serve_worker_metrics(self.app, self.app.config["METRICS_PORT"])
         self.start()
         while not self.stop_event.wait(1.0):
             pass

@@ -14,6 +14,7 @@ import time
 
 from flask import Flask
 
+from app import metrics
 from app.events.publishers import Publisher, make_publisher
 from app.events.relay import publish_pending, sequence_pending
 from app.extensions import db
@@ -39,11 +40,14 @@ def relay_loop(app: Flask, stop: threading.Event) -> None:
                 if publisher is None:
                     publisher = make_publisher(app.config["RABBITMQ_URL"], app.config["EVENTS_EXCHANGE"])
                     log.info("relay connected (%s)", type(publisher).__name__)
-                busy = publish_pending(publisher) > 0
+                published = publish_pending(publisher)
+                metrics.events_published(published)
+                busy = published > 0
                 backoff = 0.5
                 if not busy:
                     stop.wait(RELAY_IDLE_SECONDS)
             except Exception as exc:  # broker or database away: back off, reconnect
+                metrics.relay_failed()
                 log.warning("relay paused %.1fs: %s: %s", backoff, exc.__class__.__name__, exc)
                 if publisher is not None:
                     publisher.close()

@@ -14,11 +14,11 @@ import os
 from flask import Flask, jsonify
 
 from calendar_client.client import CalendarClient
-from calendar_client.proxy import create_calendar_proxy
+from calendar_client.proxy import create_calendar_proxy, proxy_client
 
 
 def create_app(client: CalendarClient | None = None) -> Flask:
-    """The demo backend; `client` defaults to one built from the environment."""
+    """The demo backend; `client` defaults to the proxy's, built from the environment."""
     app = Flask(__name__)
     app.register_blueprint(create_calendar_proxy(client))
 
@@ -35,7 +35,7 @@ def main() -> None:
     """Serve the demo backend on 0.0.0.0:BACKEND_PORT with threads."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     port = int(os.environ.get("BACKEND_PORT", "8001"))
-    client = CalendarClient()
+    client = proxy_client()  # the proxy's timeouts: a browser waits ~9 s at worst, not 21 s
     logging.getLogger(__name__).info("demo backend on :%d -> %s", port, client.base_url)
     create_app(client).run(host="0.0.0.0", port=port, threaded=True)
 

@@ -51,6 +51,15 @@ PROXY_CLIENT_DEFAULTS = {"connect_timeout": 1.0, "read_timeout": 3.0, "retries":
                          "retry_after_cap": 0.5}
 
 
+def proxy_client(**client_kwargs: Any) -> CalendarClient:
+    """A `CalendarClient` with the proxy's defaults (`PROXY_CLIENT_DEFAULTS`), then `client_kwargs`.
+
+    Build the client here whenever it serves a waiting browser: the library's own
+    defaults (2 s / 5 s, 3 retries) can keep a request hanging for over 20 s.
+    """
+    return CalendarClient(**{**PROXY_CLIENT_DEFAULTS, **client_kwargs})
+
+
 def _relay(raw: RawResponse) -> Response:
     """The service's answer, unchanged; a non-JSON 4xx gets the error shape."""
     if raw.body is None:
@@ -74,12 +83,12 @@ def create_calendar_proxy(client: CalendarClient | None = None, url_prefix: str 
                           name: str = "calendar_proxy", **client_kwargs: Any) -> Blueprint:
     """A blueprint forwarding `url_prefix`/... to the Calendar service.
 
-    `client` defaults to `CalendarClient(**PROXY_CLIENT_DEFAULTS, **client_kwargs)`,
-    i.e. the CALENDAR_SERVICE_URL / CALENDAR_API_KEY environment. The host app
-    decides who may call it: add its own checks with `bp.before_request`.
+    `client` defaults to `proxy_client(**client_kwargs)`, i.e. the proxy's timeouts
+    and the CALENDAR_SERVICE_URL / CALENDAR_API_KEY environment; pass your own only
+    if it is built the same way. The host app decides who may call it: add its own
+    checks with `bp.before_request`.
     """
-    calendar = client if client is not None else CalendarClient(
-        **{**PROXY_CLIENT_DEFAULTS, **client_kwargs})
+    calendar = client if client is not None else proxy_client(**client_kwargs)
     bp = Blueprint(name, __name__, url_prefix=url_prefix)
 
     def forward(method: str, path: str, **kwargs: Any) -> Response:

@@ -61,7 +61,7 @@ CREATE OR REPLACE FUNCTION calendar.hold_slot(
     p_slot uuid, p_candidate uuid, p_email text, p_session text, p_lock_seconds integer,
     p_max_holds integer, p_candidate_lock integer, p_token text, p_routing jsonb,
     p_scope text, p_key text, p_fingerprint text,
-    OUT outcome text, OUT status_code integer, OUT body jsonb)
+    OUT outcome text, OUT status_code integer, OUT body jsonb, OUT expired integer)
 LANGUAGE plpgsql AS $$
 -- outcome: held | replay | mismatch | limit | not_found | started | unavailable
 DECLARE
@@ -119,6 +119,8 @@ BEGIN
        (2, 'SlotUnlocked', calendar.booking_event_data(b, v_slot, false, '{"reason": "expired"}'))
      ) AS e(n, type, payload)
    ORDER BY b.id, e.n;
+  GET DIAGNOSTICS expired = ROW_COUNT;
+  expired := expired / 2;  -- two events per hold it ended
 
   INSERT INTO calendar.bookings (id, slot_id, candidate_id, contact_email, status, hold_expires_at,
                                  fence, lock_token, created_at, updated_at)

@@ -67,3 +67,21 @@ ensure_test_services() {
     ensure_service Redis 6379 redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log
     ensure_service RabbitMQ 5672 rabbitmq-server -detached
 }
+
+# ensure_system_tools COMMAND=PACKAGE...: install Debian packages whose command is missing
+# (chromium for the API docs test, promtool from prometheus for the alert rules).
+ensure_system_tools() {
+    local pair missing=()
+    for pair in "$@"; do
+        command -v "${pair%%=*}" >/dev/null 2>&1 || missing+=("${pair#*=}")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    log "installing ${missing[*]}"
+    if command -v apt-get >/dev/null 2>&1 && apt-get update -qq >&2 \
+        && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            -o DPkg::Lock::Timeout=300 "${missing[@]}" >&2; then
+        return 0
+    fi
+    [ "${CI:-}" = "true" ] && die "could not install ${missing[*]} (CI=true: not skipping)"
+    log "warning: could not install ${missing[*]}; the tests that need them will fail"
+}

@@ -17,15 +17,20 @@ from tests.support.server import start_gunicorn
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 
 
-def race(base_url: str, slot_ids: list, attempts: int) -> list[tuple[str, int]]:
-    """`attempts` threads released together, each holding one of `slot_ids` for a new candidate."""
+def race(base_url: str | list[str], slot_ids: list, attempts: int) -> list[tuple[str, int]]:
+    """`attempts` threads released together, each holding one of `slot_ids` for a new candidate.
+
+    With several base URLs (several instances), each slot's attempts alternate between them.
+    """
     barrier = threading.Barrier(attempts)
+    base_urls = [base_url] if isinstance(base_url, str) else base_url
 
     def attempt(i: int) -> tuple[str, int]:
         slot_id = str(slot_ids[i % len(slot_ids)])
         with requests.Session() as http:
             barrier.wait(timeout=30)
-            response = http.post(f"{base_url}/api/v1/bookings", headers=AUTH, timeout=30, json={
+            base = base_urls[(i // len(slot_ids)) % len(base_urls)]
+            response = http.post(f"{base}/api/v1/bookings", headers=AUTH, timeout=30, json={
                 "slot_id": slot_id, "candidate_id": str(uuid.uuid4()),
                 "contact_email": f"c{i}@example.com"})
         return slot_id, response.status_code

@@ -52,6 +52,7 @@ def test_concurrent_relays_publish_each_event_once_in_order(broker_app, queue):
         t.start()
     for t in threads:
         t.join()
+    queue.check_contract = False  # rows the test wrote itself, not a transition's events
     received = queue.collect(300)
     assert len(received) == 300
     assert len({m.properties.message_id for m in received}) == 300

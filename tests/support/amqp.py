@@ -1,4 +1,8 @@
-"""A real RabbitMQ queue bound to this run's exchange, to read what was published."""
+"""A real RabbitMQ queue bound to this run's exchange, to read what was published.
+
+Every message read here is checked against docs/asyncapi.yaml, so each test
+that consumes events also proves the events contract.
+"""
 from __future__ import annotations
 
 import json
@@ -9,6 +13,7 @@ from dataclasses import dataclass
 import pika
 
 from tests.support import stores
+from tests.support.contract import assert_keeps_contract
 
 
 @dataclass
@@ -27,6 +32,7 @@ class EventQueue:
 
     def __init__(self, exchange: str = stores.EXCHANGE) -> None:
         self.exchange = exchange
+        self.check_contract = True
         self.name = f"calendar-test-{uuid.uuid4().hex[:8]}"
         self._connect()
         self.channel.exchange_declare(exchange, exchange_type="topic", durable=True)
@@ -64,7 +70,11 @@ class EventQueue:
             method, properties, body = self.channel.basic_get(self.name, auto_ack=True)
             if method is None:
                 return
-            into.append(Received(method.routing_key, properties, json.loads(body)))
+            received = Received(method.routing_key, properties, json.loads(body))
+            if self.check_contract:
+                assert_keeps_contract(received.routing_key, received.body)
+                assert properties.type == received.type and properties.message_id == received.body["id"]
+            into.append(received)
 
     def delete(self) -> None:
         try:

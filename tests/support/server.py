@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,7 @@ class Server:
     base_url: str
     process: subprocess.Popen
     log_path: Path
+    metrics_dir: Path | None = None
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -40,16 +42,35 @@ class Server:
         return self.log_path.read_text(errors="replace")
 
 
+@contextmanager
+def paused(pid: int):
+    """SIGSTOP a process and its children (a gunicorn master and its workers); SIGCONT after.
+
+    Stopping only the master would leave the workers answering.
+    """
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    pids = [pid, *map(int, children)]
+    for each in pids:
+        os.kill(each, signal.SIGSTOP)
+    try:
+        yield pids
+    finally:
+        for each in pids:
+            os.kill(each, signal.SIGCONT)
+
+
 def start_gunicorn(env: dict[str, str], log_dir: Path, workers: int = 2, threads: int = 8) -> Server:
     """Start `gunicorn wsgi:app` with `env` on top of ours; wait until /health answers."""
     port = free_port()
     log_path = log_dir / f"gunicorn-{port}.log"
+    metrics_dir = log_dir / f"metrics-{port}"  # Prometheus multiprocess files of this server
     full_env = {**os.environ, **env, "PORT": str(port), "HOST": "127.0.0.1",
-                "WEB_CONCURRENCY": str(workers), "GUNICORN_THREADS": str(threads)}
+                "WEB_CONCURRENCY": str(workers), "GUNICORN_THREADS": str(threads),
+                "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "wsgi:app"],
         cwd=ROOT, env=full_env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT)
-    server = Server(f"http://127.0.0.1:{port}", process, log_path)
+    server = Server(f"http://127.0.0.1:{port}", process, log_path, metrics_dir)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -1,16 +1,17 @@
-"""Hold and conflict costs, as ratios to ceilings measured in the same run.
+"""Hold and conflict costs in-process, as ratios to ceilings measured in the same run.
 
-Runs in-process against real PostgreSQL and Redis (a throwaway database), so
-the figures are the service's own cost without HTTP:
+`scripts/bench --in-process`. Runs against real PostgreSQL and Redis (a throwaway
+database), so the figures are the service's own cost without HTTP (the HTTP bench,
+`scripts/bench`, lives in bench/):
 
 - a successful hold: latency, and SQL statements / transactions it costs;
 - a refused hold (slot already held): latency, and SQL statements (target 0);
 - ceilings: a bare Redis SET NX PX round trip and a bare PostgreSQL
   write transaction (BEGIN; INSERT one row; COMMIT, so one WAL flush) on the
-  same machine, at the same moment;
-- expiry: from each hold's `locked_until` to its SlotUnlocked arriving on a
-  RabbitMQ queue, with the real worker loops running (target p99 < 2 s,
-  with a sweep interval of 5 s so the Redis notification must do it).
+  same machine, at the same moment.
+
+Expiry and relay are measured by `scripts/bench` (a burst through the service,
+on a real queue).
 
 The machine is shared and noisy: read the ratios, not the milliseconds.
 """
@@ -31,7 +32,6 @@ from sqlalchemy import event, text  # noqa: E402
 from tests.support import stores  # noqa: E402
 
 HOLDS = int(os.environ.get("BENCH_HOLDS", "300"))
-EXPIRIES = int(os.environ.get("BENCH_EXPIRIES", "60"))
 CONFLICTS = int(os.environ.get("BENCH_CONFLICTS", "2000"))
 
 
@@ -102,13 +102,11 @@ def main() -> None:
             stores.clear_redis(client)
             db.session.remove()
             db.engine.dispose()
-        expiry_ms = measure_expiry(url)
     finally:
         stores.drop_database(name)
 
     rows = [("hold (success)", hold_ms), ("hold refused (slot held)", conflict_ms),
-            ("ceiling: Redis SET NX PX", redis_ms), ("ceiling: one-row PG write txn", pg_ms),
-            ("locked_until -> SlotUnlocked", expiry_ms)]
+            ("ceiling: Redis SET NX PX", redis_ms), ("ceiling: one-row PG write txn", pg_ms)]
     print(f"{'operation':32} {'p50 ms':>8} {'p99 ms':>8}")
     for label, samples in rows:
         p50, p99 = percentiles(samples)
@@ -119,50 +117,6 @@ def main() -> None:
     ratio = percentiles(conflict_ms)[0] / percentiles(redis_ms)[0]
     print(f"refused hold / Redis round trip:  {ratio:.1f}x (p50)")
     print(f"hold / one-row PG write txn:      {percentiles(hold_ms)[0] / percentiles(pg_ms)[0]:.1f}x (p50)")
-    print(f"expiry p99 / 2 s target:          {percentiles(expiry_ms)[1] / 2000:.2f}")
-
-
-def measure_expiry(url: str) -> list[float]:
-    """Hold EXPIRIES slots with a 1-3 s lock each; time their SlotUnlocked on a real queue."""
-    import random
-
-    from app import create_app
-    from app.extensions import db
-    from app.services.holds import HoldRequest, hold_slot
-    from app.worker import Worker
-    from tests.support.amqp import EventQueue
-    from tests.support.factories import make_hub, make_slots
-
-    queue = EventQueue()
-    deadlines: dict[str, float] = {}
-    for seconds in (1, 2, 3):
-        app = create_app({"DATABASE_URL": url, "REDIS_URL": stores.REDIS_URL,
-                          "REDIS_KEY_PREFIX": stores.REDIS_PREFIX, "RABBITMQ_URL": stores.RABBITMQ_URL,
-                          "EVENTS_EXCHANGE": stores.EXCHANGE, "SLOT_LOCK_SECONDS": str(seconds)})
-        if seconds == 1:
-            worker = Worker(app).start()
-            time.sleep(0.5)
-        with app.app_context():
-            for slot in make_slots(make_hub(), EXPIRIES // 3):
-                booking = hold_slot(HoldRequest(slot.id, uuid.uuid4(), "bench@example.com"))
-                deadlines[str(booking.id)] = booking.hold_expires_at.timestamp()
-                time.sleep(random.uniform(0, 0.02))
-            db.session.remove()
-    latencies: list[float] = []
-    end = time.monotonic() + 30
-    while len(latencies) < len(deadlines) and time.monotonic() < end:
-        method, _props, body = queue.channel.basic_get(queue.name, auto_ack=True)
-        if method is None:
-            queue.connection.sleep(0.005)
-            continue
-        if method.routing_key == "slot.unlocked":
-            event = __import__("json").loads(body)
-            latencies.append((time.time() - deadlines[event["data"]["booking_id"]]) * 1000)
-    worker.stop()
-    queue.delete()
-    if len(latencies) < len(deadlines):
-        raise SystemExit(f"only {len(latencies)} of {len(deadlines)} SlotUnlocked arrived in 30 s")
-    return latencies
 
 
 if __name__ == "__main__":

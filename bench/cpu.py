@@ -1,0 +1,98 @@
+"""Who used the CPU during a wrk run: the bench, the shared services, or something else.
+
+The machine is shared: a test suite, a profiler or a build of other work can land inside a run
+and make a ceiling (or a scenario) come out low. Each run records the CPU time that processes
+outside the bench's own tree and outside PostgreSQL/Redis/RabbitMQ took, so a strange ratio can
+be told from a real effect. Processes that start and end within the run are not seen.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+SERVICES = ("postgres", "redis-server", "beam.smp", "epmd", "erl_child_setup", "inet_gethost")
+TICKS = os.sysconf("SC_CLK_TCK")
+OWN = {"database": None}  # set by the bench: PostgreSQL backends of other databases are others
+
+
+def watch_database(name: str) -> None:
+    OWN["database"] = name
+
+
+def _postgres_role(pid: int) -> str:
+    """'other databases' for a backend of a calendar database not the bench's own; else its role
+    (backends, autovacuum worker, checkpointer, walwriter...) from the process title."""
+    try:
+        title = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return "postgres"
+    title = title.replace("\0", " ").strip()
+    if ": " not in title:  # the postmaster keeps its command line
+        return "postgres postmaster"
+    if "calendar_" in title and OWN["database"] is not None and OWN["database"] not in title:
+        return "postgres (other databases)"
+    role = title.split(": ")[-1]
+    if OWN["database"] and OWN["database"] in role:
+        role = role.split(OWN["database"])[0].strip() or "backend"
+    return "postgres " + (role if role and not role.startswith("postgres") else "backend")
+
+
+@dataclass
+class Snapshot:
+    at: float
+    ticks: dict[int, tuple[str, int, int]]  # pid -> (name, parent pid, utime + stime)
+
+
+def snapshot() -> Snapshot:
+    ticks = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+        except OSError:  # gone since the listing
+            continue
+        name = raw[raw.index("(") + 1:raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2:].split()
+        ticks[int(entry.name)] = (name, int(fields[1]), int(fields[11]) + int(fields[12]))
+    return Snapshot(time.monotonic(), ticks)
+
+
+def _ours(pid: int, table: dict[int, tuple[str, int, int]], root: int) -> bool:
+    seen = 0
+    while pid > 1 and seen < 64:
+        if pid == root:
+            return True
+        pid = table.get(pid, ("", 1, 0))[1]
+        seen += 1
+    return False
+
+
+def usage(before: Snapshot, after: Snapshot, root: int = os.getpid()) -> dict:
+    """Shares of the whole machine (all CPUs) taken between the snapshots by others, by name."""
+    capacity = max(after.at - before.at, 1e-3) * TICKS * (os.cpu_count() or 1)
+    others: dict[str, int] = {}
+    services: dict[str, int] = {}
+    kernel = 0
+    for pid, (name, parent, ticks) in after.ticks.items():
+        if _ours(pid, after.ticks, root):
+            continue
+        earlier = before.ticks.get(pid)
+        used = ticks - (earlier[2] if earlier and earlier[0] == name else 0)  # new since: all of it
+        if used <= 0:
+            continue
+        label = _postgres_role(pid) if name == "postgres" else name
+        if parent == 2:  # kernel threads (I/O, memory): anyone's, ours included
+            kernel += used
+        elif name in SERVICES and label != "postgres (other databases)":
+            services[label] = services.get(label, 0) + used
+        else:
+            others[label] = others.get(label, 0) + used
+
+    def shares(table: dict[str, int]) -> dict[str, float]:
+        ranked = sorted(table.items(), key=lambda item: -item[1])[:5]
+        return {label: round(used / capacity, 3) for label, used in ranked if used / capacity >= 0.005}
+    return {"others_share": round(sum(others.values()) / capacity, 3), "top_others": shares(others),
+            "services": shares(services), "kernel_threads_share": round(kernel / capacity, 3)}

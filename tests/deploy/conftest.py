@@ -1,0 +1,31 @@
+"""Deployment files are parsed, not run: no container engine is needed for these tests."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from app.config import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+_ENV_READ = re.compile(r"""environ(?:\.get\(|\[)\s*["']([A-Z][A-Z0-9_]+)["']""")
+
+
+@pytest.fixture(autouse=True)
+def _clean_stores():
+    """Override of the suite's store cleanup: parsing files needs no database."""
+
+
+def variables_read(*paths: str) -> set[str]:
+    """Environment variable names the code under `paths` reads with os.environ."""
+    names: set[str] = set()
+    for path in paths:
+        for source in sorted((ROOT / path).rglob("*.py")) if (ROOT / path).is_dir() else [ROOT / path]:
+            names |= set(_ENV_READ.findall(source.read_text()))
+    return names
+
+
+# What the image's service modes read: app/config.py's Settings, and gunicorn.conf.py.
+SERVICE_VARIABLES = set(Settings.__dataclass_fields__) | variables_read("app", "gunicorn.conf.py")
+BACKEND_VARIABLES = variables_read("client/calendar_client")
