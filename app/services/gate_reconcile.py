@@ -21,22 +21,22 @@ worker must share SLOT_LOCK_SECONDS. Deleting a key can never let two holds
 through, PostgreSQL decides; it only sends the next contender for that slot
 to the database.
 
-Totals go to `gate_counters` (this process, for metrics) and to a Redis hash
-that /health reads (every worker's totals).
+Totals go to the `calendar_gate_keys_total` metric (this worker's) and to a
+Redis hash that /health reads (every worker's).
 """
 from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 
 from flask import current_app
 from sqlalchemy import select
 
+from app import metrics
 from app.locking import REDIS_ERRORS, SlotGate, slot_gate
 from app.models import Booking, Slot
 from app.uow import db_now, is_postgres, unit_of_work
@@ -83,29 +83,6 @@ class ReconcileResult:
             setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
 
 
-class GateCounters:
-    """This process's totals since start: monotonic, ready to export as metric counters."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._totals = ReconcileResult()
-        self.failures = 0
-
-    def record(self, result: ReconcileResult | None) -> None:
-        with self._lock:
-            if result is None:
-                self.failures += 1
-            else:
-                self._totals.add(result)
-
-    def snapshot(self) -> dict[str, int]:
-        with self._lock:
-            return {**asdict(self._totals), "failures": self.failures}
-
-
-gate_counters = GateCounters()
-
-
 @dataclass(frozen=True)
 class _Key:
     name: bytes
@@ -133,9 +110,8 @@ def reconcile_gate(batch: int = KEY_BATCH) -> ReconcileResult | None:
         _publish_report(gate, total)
     except REDIS_ERRORS as exc:
         log.warning("gate reconciliation skipped, Redis failed: %s", exc.__class__.__name__)
-        gate_counters.record(None)
         return None
-    gate_counters.record(total)
+    metrics.gate_reconciled(total.stale_found, total.stale_removed, total.retimed)
     if total.stale_found or total.retimed:
         log.warning("gate reconciled: %d stale keys found, %d removed, %d re-timed",
                     total.stale_found, total.stale_removed, total.retimed)
