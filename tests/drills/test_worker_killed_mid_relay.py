@@ -83,7 +83,9 @@ def test_worker_sigkilled_mid_relay_four_times_loses_nothing(
     assert set(copies) == set(expected), "an event was lost (or one nobody wrote arrived)"
     assert all(m.properties.message_id == m.body["id"] for m in received)
     assert max(copies.values()) <= 1 + len(KILL_DELAYS)
-    assert len(runs) <= len(KILL_DELAYS) and all(size <= RELAY_BATCH for size in runs), \
+    # Each kill repeats at most the batch it interrupted: one span of <= RELAY_BATCH
+    # feed positions (two kills' spans may touch and read as one run).
+    assert len(runs) <= len(KILL_DELAYS) and sum(runs) <= len(KILL_DELAYS) * RELAY_BATCH, \
         "duplicates elsewhere than the batches a kill interrupted"
     firsts = list(dict.fromkeys(m.properties.message_id for m in received))
     assert [expected[i] for i in firsts] == sorted(expected.values()), "first deliveries out of feed order"
