@@ -20,6 +20,7 @@ from app.events.relay import publish_pending, sequence_pending
 from app.extensions import db
 from app.services import maintenance
 from app.services.expiry import expire_due_holds
+from app.services.gate_reconcile import reconcile_gate
 
 log = logging.getLogger(__name__)
 RELAY_IDLE_SECONDS = 0.2
@@ -69,6 +70,7 @@ def sweeper_loop(app: Flask, stop: threading.Event, wake: threading.Event) -> No
             try:
                 while expire_due_holds(batch=SWEEP_BATCH) == SWEEP_BATCH and not stop.is_set():
                     pass
+                reconcile_gate()  # free slots that a failed release left refused
                 if time.monotonic() - last_purge > PURGE_EVERY_SECONDS:
                     maintenance.purge_published_events()
                     maintenance.purge_idempotency_keys()
