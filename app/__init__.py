@@ -16,7 +16,13 @@ from app.api import register_blueprints
 from app.api.docs import ASSETS_URL as SWAGGER_UI_ASSETS_URL
 from app.api.openapi import ErrorResponsesPlugin, ErrorSchema
 from app.config import Settings
-from app.db_setup import configure_database, ping_idle_connections, sqlite_engine_events
+from app.db_setup import (
+    configure_database,
+    discard_closed_connections,
+    end_request_sessions_quietly,
+    ping_idle_connections,
+    sqlite_engine_events,
+)
 from app.errors import register_errorhandlers
 from app.extensions import api, db, migrate
 from app.json import OrjsonProvider
@@ -47,10 +53,12 @@ def register_extensions(app: Flask) -> None:
     """Bind db, migrations, the OpenAPI Api and the Redis slot gate to `app`."""
     configure_database(app)
     db.init_app(app)
+    end_request_sessions_quietly(app)
     with app.app_context():
         if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
             sqlite_engine_events(db.engine)
         else:
+            discard_closed_connections(db.engine)  # first: a poll, no round trip
             ping_idle_connections(db.engine)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     app.config.update(

@@ -3,18 +3,24 @@
 SQLite has no schemas: the `calendar` schema is translated away, and each
 transaction starts with BEGIN IMMEDIATE so that concurrent writers queue on
 the file lock instead of failing with "database is locked" half-way through.
+On PostgreSQL, connections the server closed (a restart) are thrown away at
+checkout and never fail a request's teardown.
 """
 from __future__ import annotations
 
+import logging
 import os
+import select
 import time
 
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 
-from app.extensions import SCHEMA
+from app.extensions import SCHEMA, db
+
+log = logging.getLogger(__name__)
 
 
 def configure_database(app: Flask) -> None:
@@ -95,3 +101,41 @@ def sqlite_engine_events(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def discard_closed_connections(engine: Engine) -> None:
+    """Replace, at checkout, a pooled connection that the server has closed.
+
+    A server going down tells each connection so (a FATAL notice, then EOF)
+    and an idle connection has nothing else to read: a readable one is dead.
+    One poll(), no round trip, so it runs on every checkout and also catches
+    what `ping_idle_connections` leaves to a failed request (a restart within
+    IDLE_PING_SECONDS of the connection's last use); raising
+    DisconnectionError makes the pool connect afresh before any request sees it.
+    """
+
+    @event.listens_for(engine, "checkout")
+    def _discard_if_closed(dbapi_connection, _record, _proxy):
+        poller = select.poll()
+        poller.register(dbapi_connection.fileno(), select.POLLIN)
+        if dbapi_connection.closed or poller.poll(0):
+            raise DisconnectionError("the server closed this pooled connection")
+
+
+def end_request_sessions_quietly(app: Flask) -> None:
+    """Close the context's session before flask-sqlalchemy removes it, whatever the connection.
+
+    If the server closed the connection after the request's last statement,
+    closing (a rollback) raises and gunicorn turns a finished answer into a
+    bodyless 500. Register after `db.init_app`: Flask runs the last-registered
+    teardown first. close(), unlike rollback(), keeps loaded objects readable.
+    """
+
+    @app.teardown_appcontext
+    def _close(_exc):
+        if not db.session.registry.has():
+            return
+        try:
+            db.session.close()
+        except SQLAlchemyError as exc:  # the pool has invalidated the dead connection already
+            log.warning("closing the session failed: %s", exc.__class__.__name__)

@@ -18,9 +18,11 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Callable
 from uuid import UUID
 
 import redis
+from redis.client import Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ class Claim:
     acquired: bool
     token: str | None
     holder_tag: str | None = None
+    alongside: list | None = None  # results of the commands queued `alongside` (None: not sent)
 
 
 class SlotGate:
@@ -83,25 +86,37 @@ class SlotGate:
         head = f"{self.prefix}slot-lock:"
         return key[len(head):] if key.startswith(head) else None
 
-    def acquire(self, slot_id: UUID, ttl_ms: int, tag: str = "-") -> Claim:
+    def acquire(self, slot_id: UUID, ttl_ms: int, tag: str = "-",
+                alongside: Callable[[Pipeline], None] | None = None) -> Claim:
         """Try to take the slot's lock. A Redis outage yields an open gate.
 
         `tag` travels in the key's value so that a refused request can tell
         whether the holder is its own earlier attempt (`Claim.holder_tag`).
+        `alongside` may queue more commands (the hold's rate-limit counters)
+        to go in the same round trip; their results come back in the claim.
         """
         if not self._usable():
             return Claim(True, None)
         token = f"{secrets.token_hex(16)}.{tag}"
+        extra = None
         try:
             # NX + GET (Redis >= 7): one round trip sets the key or names its holder.
-            holder = self.client.set(self.key(slot_id), token, nx=True, px=ttl_ms, get=True)
+            if alongside is None:
+                holder = self.client.set(self.key(slot_id), token, nx=True, px=ttl_ms, get=True)
+            else:
+                pipe = self.client.pipeline(transaction=False)
+                alongside(pipe)
+                pipe.set(self.key(slot_id), token, nx=True, px=ttl_ms, get=True)
+                *extra, holder = pipe.execute(raise_on_error=False)
+                if isinstance(holder, Exception):
+                    raise holder
         except REDIS_ERRORS as exc:
             self._mark_down(exc)
             return Claim(True, None)
         self._mark_up()
         if holder is None:
-            return Claim(True, token)
-        return Claim(False, None, holder.decode().partition(".")[2])
+            return Claim(True, token, alongside=extra)
+        return Claim(False, None, holder.decode().partition(".")[2], alongside=extra)
 
     def release(self, slot_id: UUID, token: str | None) -> None:
         """Delete the key if it still holds `token` (best effort)."""

@@ -15,6 +15,7 @@ Where each number comes from:
   an expiry's path is `lazy` unless the worker said otherwise (`expiry_path`);
 - which gate answered a hold: `gate_decided`;
 - the relay: `relay_failed`, `events_published`;
+- the gate's reconciliation (sweeper): `gate_reconciled`;
 - the outbox backlog: read from the database at scrape time (`OutboxCollector`),
   so it is right even when no worker runs (that is when it matters).
 """
@@ -61,6 +62,9 @@ GATE = Counter("calendar_hold_gate_decisions",
 RELAY_FAILURES = Counter("calendar_relay_failures",
                          "Relay rounds that failed (broker unreachable, publish unconfirmed, database error)")
 PUBLISHED = Counter("calendar_events_published", "Events the broker confirmed")
+GATE_KEYS = Counter("calendar_gate_keys",
+                    "Lock keys the sweeper's reconciliation handled: stale_found, stale_removed, retimed",
+                    ["outcome"])
 
 EXPIRY_PATHS = ("timer", "notification", "sweeper", "lazy")
 CONFLICT_REASONS = ("slot_unavailable", "candidate_hold_limit", "hold_expired", "invalid_state")
@@ -94,6 +98,13 @@ def relay_failed() -> None:
 def events_published(count: int) -> None:
     if count:
         PUBLISHED.inc(count)
+
+
+def gate_reconciled(stale_found: int, stale_removed: int, retimed: int) -> None:
+    for outcome, count in (("stale_found", stale_found), ("stale_removed", stale_removed),
+                           ("retimed", retimed)):
+        if count:
+            GATE_KEYS.labels(outcome).inc(count)
 
 
 def event_recorded(session: Session, event_type: str) -> None:

@@ -138,30 +138,79 @@ class CalendarLimiter(Limiter):
         self._skip_until = 0.0
 
     def _check_request_limit(self, callable_name: str | None = None, in_middleware: bool = True) -> None:
-        """The before_request hook Flask-Limiter registers: hit each covering window once."""
+        """The before_request hook Flask-Limiter registers: hit each covering window once.
+
+        A hold's windows are not hit here: they go to Redis in the same round
+        trip as the slot gate (`HoldBudget`), so a refused click still costs one.
+        """
         covering = [(rule, key) for rule in self.rules if (key := rule.key())]
         if not covering:
             return
         if time.monotonic() < self._skip_until:
             STORE_FAILURES.inc()
             return
+        hits = [(window, key, rule.scope) for rule, key in covering for window in rule.windows]
+        if is_hold():
+            g.hold_budget = HoldBudget(self, hits)
+            return
+        self.hit_all(hits)
+
+    def hit_all(self, hits: list, counts: list[int] | None = None) -> None:
+        """Spend each (window, key, scope) once (or judge `counts` already spent); raise when over."""
         try:
-            for rule, key in covering:
-                for window in rule.windows:
-                    if not self.limiter.hit(window.limit, key, rule.scope):
-                        self.context.view_rate_limit = RequestLimit(
-                            self, window.limit, [key, rule.scope], True, True)
-                        raise RateLimitExceeded(window)
+            for index, (window, key, scope) in enumerate(hits):
+                within = (counts[index] <= window.limit.amount if counts is not None
+                          else self.limiter.hit(window.limit, key, scope))
+                if not within:
+                    self.context.view_rate_limit = RequestLimit(self, window.limit, [key, scope], True, True)
+                    raise RateLimitExceeded(window)
         except StorageError as exc:
-            STORE_FAILURES.inc()
-            if not self._skip_until:
-                log.warning("rate-limit store unavailable (%s): requests go through unlimited",
-                            type(exc.storage_error).__name__)
-            self._skip_until = time.monotonic() + self.retry_seconds
+            self._store_failed(exc)
             return
         if self._skip_until:
             self._skip_until = 0.0
             log.warning("rate-limit store reachable again: limits restored")
+
+    def _store_failed(self, exc: StorageError) -> None:
+        STORE_FAILURES.inc()
+        if not self._skip_until:
+            log.warning("rate-limit store unavailable (%s): requests go through unlimited",
+                        type(exc.storage_error).__name__)
+        self._skip_until = time.monotonic() + self.retry_seconds
+
+
+class HoldBudget:
+    """A hold's rate-limit windows, spent in the slot gate's Redis round trip.
+
+    `queue(pipe)` adds Flask-Limiter's own fixed-window increments to the
+    gate's pipeline; `settle(counts)` raises RateLimitExceeded (429) if one is
+    over. Without a pipeline (no Redis, or the gate bypassed) `settle(None)`
+    spends them the ordinary way, through the limiter's storage.
+    """
+
+    def __init__(self, limiter: CalendarLimiter, hits: list) -> None:
+        self.limiter, self.hits = limiter, hits
+
+    def queue(self, pipe) -> None:
+        # Flask-Limiter's own increment script, by its SHA: a pipeline would
+        # otherwise ask SCRIPT EXISTS first, a round trip of its own. If Redis
+        # lost the script (restart), `settle` falls back to the ordinary hit.
+        storage = self.limiter.storage
+        for window, key, scope in self.hits:
+            item = window.limit
+            pipe.evalsha(storage.lua_incr_expire.sha, 1, storage.prefixed_key(item.key_for(key, scope)),
+                         item.get_expiry(), 1)
+
+    def settle(self, counts: list | None) -> None:
+        if counts is None or any(isinstance(count, Exception) for count in counts):
+            self.limiter.hit_all(self.hits)
+        else:
+            self.limiter.hit_all(self.hits, [int(count) for count in counts])
+
+
+def hold_budget() -> HoldBudget | None:
+    """The current hold request's unspent budget, if a limit covers it."""
+    return g.pop("hold_budget", None)
 
 
 def _too_many_requests(err: RateLimitExceeded):

@@ -18,6 +18,21 @@ API_KEY = "test-client-key"
 ADMIN_KEY = "test-admin-key"
 
 
+def pytest_addoption(parser):
+    parser.addoption("--soak", action="store_true",
+                     help="also run the tests marked soak (minutes long; left out by default)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Leave soak tests out unless --soak: deselected, so a normal run says so without skipping."""
+    if config.getoption("--soak"):
+        return
+    soak = [item for item in items if item.get_closest_marker("soak")]
+    if soak:
+        config.hook.pytest_deselected(items=soak)
+        items[:] = [item for item in items if not item.get_closest_marker("soak")]
+
+
 @pytest.fixture(scope="session")
 def pg_url():
     """A freshly migrated PostgreSQL database for this run."""

@@ -7,6 +7,7 @@ from flask_smorest import Blueprint
 
 from app.api.idempotency import idempotent
 from app.auth import requires_client
+from app.ratelimits import hold_budget
 from app.schemas.booking import BookingCreateSchema, BookingSchema
 from app.services.bookings import cancel_booking, confirm_booking, get_booking
 from app.services.holds import HoldRequest, hold_slot
@@ -29,7 +30,7 @@ class Bookings(MethodView):
     @blp.doc(**_SECURED, **_IDEMPOTENCY)
     def post(self, data, call):
         """Hold a slot for the candidate (pending booking)."""
-        return jsonify(hold_slot(HoldRequest(**data), call)), 201
+        return jsonify(hold_slot(HoldRequest(**data), call, hold_budget())), 201
 
 
 @blp.route("/<uuid:booking_id>")

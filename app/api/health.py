@@ -11,6 +11,7 @@ blp = Blueprint("health", __name__, description="Liveness and dependencies")
 class HealthSchema(Schema):
     status = fields.String(metadata={"description": "ok, degraded or unavailable"})
     checks = fields.Dict(keys=fields.String(), values=fields.String())
+    gate = fields.Dict(metadata={"description": "Redis gate reconciliation: stale keys found/removed"})
 
 
 @blp.route("/health")

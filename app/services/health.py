@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.extensions import db
 from app.locking import slot_gate
 from app.services.events_feed import outbox_backlog_seconds
+from app.services.gate_reconcile import gate_report
 
 log = logging.getLogger(__name__)
 
@@ -59,4 +60,8 @@ def check_health() -> tuple[dict, bool]:
     """(report, database_ok)."""
     checks = {"database": _database(), "redis": slot_gate().ping(), "broker": _broker()}
     degraded = any(state not in ("ok", "disabled") for state in checks.values())
-    return {"status": "degraded" if degraded else "ok", "checks": checks}, checks["database"] == "ok"
+    report = {"status": "degraded" if degraded else "ok", "checks": checks}
+    gate = gate_report() if checks["redis"] == "ok" else None
+    if gate is not None:
+        report["gate"] = gate  # stale lock keys found and removed by the sweeper
+    return report, checks["database"] == "ok"

@@ -19,6 +19,7 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Protocol
 from uuid import UUID
 
 from flask import current_app
@@ -46,6 +47,13 @@ _CANDIDATE_LOCK_CLASS = 0x43414C
 TWIN_WAIT_SECONDS = 3.0  # below the client's 5 s read timeout
 
 
+class Budget(Protocol):
+    """Counters to spend with the gate's round trip (see app.ratelimits.HoldBudget)."""
+
+    def queue(self, pipe) -> None: ...
+    def settle(self, results: list | None) -> None: ...
+
+
 @dataclass(frozen=True)
 class HoldRequest:
     slot_id: UUID
@@ -54,16 +62,26 @@ class HoldRequest:
     session_id: str | None = None
 
 
-def hold_slot(request: HoldRequest, call: idempotency.IdempotentCall | None = None) -> dict:
+def hold_slot(request: HoldRequest, call: idempotency.IdempotentCall | None = None,
+              budget: Budget | None = None) -> dict:
     """Hold `request.slot_id` for SLOT_LOCK_SECONDS; return the pending booking as rendered.
 
-    Raises IdempotentReplay when `call` was answered before.
+    Raises IdempotentReplay when `call` was answered before. `budget` (the
+    request's rate limits) is spent in the gate's round trip and may refuse
+    the hold before anything else is decided.
     """
     config = current_app.config
     lock_seconds = config["SLOT_LOCK_SECONDS"]
     gate = slot_gate()
     tag = call.tag if call is not None else "-"
-    claim = gate.acquire(request.slot_id, lock_seconds * 1000, tag)
+    claim = gate.acquire(request.slot_id, lock_seconds * 1000, tag,
+                         alongside=budget.queue if budget is not None else None)
+    if budget is not None:
+        try:
+            budget.settle(claim.alongside)
+        except BaseException:
+            gate.release(request.slot_id, claim.token)
+            raise
     metrics.gate_decided(database_only=claim.acquired and claim.token is None)
     if not claim.acquired:
         if call is not None and claim.holder_tag == tag:

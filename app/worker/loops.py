@@ -24,6 +24,7 @@ from app.events.relay import publish_pending, sequence_pending
 from app.extensions import db
 from app.services import maintenance
 from app.services.expiry import expire_due_holds, expire_on_time
+from app.services.gate_reconcile import reconcile_gate
 
 log = logging.getLogger(__name__)
 RELAY_IDLE_SECONDS = 0.2
@@ -123,6 +124,7 @@ def sweeper_loop(app: Flask, stop: threading.Event, wake: threading.Event,
                     pass
                 if events_waiting is not None:
                     events_waiting.set()  # publish what this sweep recorded now
+                reconcile_gate()  # free slots that a failed release left refused
                 if time.monotonic() - last_purge > PURGE_EVERY_SECONDS:
                     maintenance.purge_published_events()
                     maintenance.purge_idempotency_keys()

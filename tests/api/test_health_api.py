@@ -8,8 +8,10 @@ def test_health_is_ok_with_database_and_redis_up(client):
     response = client.get("/health")
     assert response.status_code == 200
     body = response.get_json()
-    assert set(body) == {"status", "checks"}
+    assert set(body) == {"status", "checks", "gate"}
     assert body["status"] == "ok"
+    assert set(body["gate"]) == {"stale_keys_found", "stale_keys_removed", "keys_retimed",
+                                 "last_reconciled_at"}
     assert set(body["checks"]) == {"database", "redis", "broker"}
     assert body["checks"]["database"] == "ok" and body["checks"]["redis"] == "ok"
     assert body["checks"]["broker"] in ("ok", "disabled")

@@ -1,13 +1,18 @@
 """Fault drills stop real services; these fixtures always bring them back.
 
 Drills get a long pytest timeout so that a slow restart in teardown is never
-cut short (which would leave a service down for whatever runs next).
+cut short (which would leave a service down for whatever runs next). Each
+drill reports what it tried and measured through `figures`; the lines are
+printed as they come (with -s) and again in a "drill figures" summary.
 """
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import time
 
+import psycopg2
 import pytest
 import redis
 
@@ -54,6 +59,80 @@ class RabbitDrill:
         subprocess.run(["rabbitmqctl", "await_startup"], check=True, capture_output=True, timeout=120)
 
 
+class PostgresDrill:
+    """Stops and starts the local cluster (the one scripts/lib/common.sh starts)."""
+
+    def __init__(self) -> None:
+        self.version = sorted(os.listdir("/etc/postgresql"))[0]
+
+    def _ctl(self, action: str) -> None:
+        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", self.version, "main", action],
+                       check=True, capture_output=True, timeout=60)
+
+    def stop(self) -> None:
+        self._ctl("stop")
+
+    def start(self) -> None:
+        if not _postgres_up():
+            self._ctl("start")
+        assert _wait(_postgres_up, 30), "PostgreSQL did not come back"
+
+
+def _postgres_up() -> bool:
+    try:
+        psycopg2.connect(stores.PG_ADMIN_URL, connect_timeout=2).close()
+        return True
+    except psycopg2.OperationalError:
+        return False
+
+
+class RabbitAlarm:
+    """A memory alarm: the broker blocks every publishing connection until it clears."""
+
+    def __init__(self) -> None:
+        self.previous = self._current()
+
+    @staticmethod
+    def _current() -> str:
+        out = subprocess.run(["rabbitmqctl", "eval", "vm_memory_monitor:get_vm_memory_high_watermark()."],
+                             check=True, capture_output=True, text=True, timeout=60).stdout.strip()
+        absolute = re.fullmatch(r"\{absolute,\s*(\d+)\}", out)
+        if absolute:
+            return f"absolute {absolute.group(1)}"
+        float(out)  # anything else than a fraction or {absolute, N} is not ours to restore
+        return out
+
+    def _set(self, *value: str) -> None:
+        subprocess.run(["rabbitmqctl", "set_vm_memory_high_watermark", *value],
+                       check=True, capture_output=True, timeout=60)
+
+    def raise_alarm(self) -> None:
+        self._set("0.000001")
+
+    def clear(self) -> None:
+        self._set(*self.previous.split())
+
+
+_FIGURES: list[str] = []
+
+
+@pytest.fixture
+def figures(request):
+    """`figures("...")`: one line of what the drill tried or measured."""
+    def say(text: str) -> None:
+        line = f"{request.node.name}: {text}"
+        _FIGURES.append(line)
+        print(line, flush=True)
+    return say
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _FIGURES:
+        terminalreporter.section("drill figures")
+        for line in _FIGURES:
+            terminalreporter.write_line(line)
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if item.get_closest_marker("drill"):
@@ -76,3 +155,21 @@ def rabbit_drill():
         yield drill
     finally:
         drill.start()
+
+
+@pytest.fixture
+def postgres_drill():
+    drill = PostgresDrill()
+    try:
+        yield drill
+    finally:
+        drill.start()
+
+
+@pytest.fixture
+def rabbit_alarm():
+    alarm = RabbitAlarm()
+    try:
+        yield alarm
+    finally:
+        alarm.clear()

@@ -31,4 +31,4 @@ def test_hold_behind_a_paused_transaction_is_refused_not_failed(make_app, pg_url
         paused.rollback()  # the paused holder dies: its change never happened
         paused.close()
     with app.app_context():
-        assert hold_slot(HoldRequest(slot.id, uuid.uuid4(), "c@example.com")).status == "pending"
+        assert hold_slot(HoldRequest(slot.id, uuid.uuid4(), "c@example.com"))["status"] == "pending"

@@ -7,25 +7,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from sqlalchemy import func, select
 
-from app.extensions import db
-from app.models import OutboxEvent
 from tests.conftest import API_KEY, service_env
 from tests.support import stores
 from tests.support.amqp import EventQueue
 from tests.support.factories import make_hub, make_slots
+from tests.support.outbox import unpublished
 from tests.support.server import start_worker
 
 pytestmark = [pytest.mark.drill, pytest.mark.e2e]
-
-
-def unpublished(app) -> int:
-    with app.app_context():
-        count = db.session.scalar(select(func.count()).select_from(OutboxEvent)
-                                  .where(OutboxEvent.published_at.is_(None)))
-        db.session.remove()
-    return count
 
 
 def test_fifty_bookings_while_rabbitmq_is_stopped_all_events_arrive_after(

@@ -1,0 +1,24 @@
+"""What the outbox holds, read through an app's session (for drills that count events)."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import OutboxEvent
+
+
+def unpublished(app) -> int:
+    """Events not yet confirmed by the broker."""
+    with app.app_context():
+        count = db.session.scalar(select(func.count()).select_from(OutboxEvent)
+                                  .where(OutboxEvent.published_at.is_(None)))
+        db.session.remove()
+    return count
+
+
+def outbox_ids(app) -> dict[str, int]:
+    """Every event written so far: id -> feed sequence."""
+    with app.app_context():
+        rows = db.session.execute(select(OutboxEvent.id, OutboxEvent.sequence)).all()
+        db.session.remove()
+    return {str(event_id): sequence for event_id, sequence in rows}
