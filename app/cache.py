@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable, Generic, Hashable, TypeVar
+from typing import Generic, Hashable, TypeVar
 
 from app.locking import slot_gate
 
@@ -26,20 +26,19 @@ class TTLCache(Generic[V]):
         self._entries: dict[tuple[Hashable, Hashable], tuple[float, V]] = {}
         self._mutex = threading.Lock()
 
-    def get_or_build(self, group: Hashable, key: Hashable, build: Callable[[], V]) -> V:
-        """The cached value, or `build()`'s (stored unless it raised)."""
-        if self.ttl <= 0:
-            return build()
+    def get(self, group: Hashable, key: Hashable) -> V | None:
+        """The value if cached and fresh, else None."""
         entry = self._entries.get((group, key))
+        return entry[1] if entry is not None and entry[0] > time.monotonic() else None
+
+    def put(self, group: Hashable, key: Hashable, value: V) -> None:
+        if self.ttl <= 0:
+            return
         now = time.monotonic()
-        if entry is not None and entry[0] > now:
-            return entry[1]
-        value = build()
         with self._mutex:
             if len(self._entries) >= self.max_entries:
                 self._evict(now)
             self._entries[(group, key)] = (now + self.ttl, value)
-        return value
 
     def discard_group(self, group: Hashable) -> None:
         """Forget every entry of `group` (this process changed it)."""
@@ -57,11 +56,11 @@ class TTLCache(Generic[V]):
 
 
 class ListingCache:
-    """Rendered free-slot listings, keyed by hub, local date and the hub's version.
+    """Rendered free-slot listings, keyed by hub, the raw query and the hub's version.
 
-    Bound: every committed hold, confirmation, cancellation or expiry bumps
-    the hub's version in Redis (`SlotGate.bump_hub_version`) after its
-    commit, and a listing is served from cache only under the current
+    Bound: every committed hold, confirmation, cancellation, expiry or
+    publication of slots gives the hub a new version in Redis
+    (`SlotGate.bump_hub_version`) after its commit, and a listing is served from cache only under the current
     version, so across processes a listing reflects every change that was
     answered before it was asked. If Redis is away (or a bump is lost), a
     listing is at most LISTING_CACHE_SECONDS old (default 1 s): a slot held
@@ -73,9 +72,17 @@ class ListingCache:
     def __init__(self, ttl: float) -> None:
         self.entries: TTLCache[bytes] = TTLCache(ttl)
 
-    def get_or_build(self, hub_id, day, build: Callable[[], bytes]) -> bytes:
+    def lookup(self, hub_id, query: Hashable) -> tuple[bytes | None, str | None]:
+        """The listing stored for `query` under the hub's current version, and that version.
+
+        The version is read before any database read that fills the entry, so
+        a change committed meanwhile bumps past it and is never hidden.
+        """
         version = slot_gate().hub_version(hub_id)
-        return self.entries.get_or_build(hub_id, (day, version), build)
+        return self.entries.get(hub_id, (query, version)), version
+
+    def store(self, hub_id, query: Hashable, version: str | None, body: bytes) -> None:
+        self.entries.put(hub_id, (query, version), body)
 
     def changed(self, hub_id) -> None:
         """The hub's slots changed and committed: drop local copies, tell other processes."""

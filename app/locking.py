@@ -130,19 +130,25 @@ class SlotGate:
         """
         self._call("_retime", slot_id, token, int(until.timestamp() * 1000))
 
-    def hub_version(self, hub_id: UUID | str) -> int | None:
-        """The hub's change counter (0 if never changed); None when Redis is away."""
+    def hub_version(self, hub_id: UUID | str) -> str | None:
+        """The hub's current version token; None when Redis is away.
+
+        A token, not a counter: if Redis loses the key (restart, flush), the
+        first reader sets a fresh one, so no cached listing made under an
+        earlier token can ever match again.
+        """
         if not self._usable():
             return None
+        fresh = secrets.token_hex(8)
         try:
-            value = self.client.get(f"{self.prefix}hub-version:{hub_id}")
+            current = self.client.set(f"{self.prefix}hub-version:{hub_id}", fresh, nx=True, get=True)
         except REDIS_ERRORS as exc:
             self._mark_down(exc)
             return None
-        return int(value or 0)
+        return current.decode() if current is not None else fresh
 
     def bump_hub_version(self, hub_id: UUID | str) -> None:
-        """Count a committed change of the hub's slots (invalidates cached listings everywhere).
+        """Give the hub a new version token after a committed change of its slots.
 
         Attempted even while the gate is bypassed; if it fails, cached listings
         still run out after LISTING_CACHE_SECONDS.
@@ -150,7 +156,7 @@ class SlotGate:
         if self.client is None:
             return
         try:
-            self.client.incr(f"{self.prefix}hub-version:{hub_id}")
+            self.client.set(f"{self.prefix}hub-version:{hub_id}", secrets.token_hex(8))
         except REDIS_ERRORS as exc:
             self._mark_down(exc)
 

@@ -1,5 +1,8 @@
 """The free slots of a hub on a local date (public, cached: see `app.cache.ListingCache`)."""
-from flask import Response, current_app
+from functools import wraps
+from uuid import UUID
+
+from flask import Response, current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -11,8 +14,29 @@ blp = Blueprint("slots", __name__, url_prefix="/api/v1/slots", description="Free
 _slot_day = SlotDaySchema()
 
 
+def _answer_from_cache(view):
+    """Serve a cached listing before its query is parsed.
+
+    Entries are keyed by the raw query string and stored only by the view,
+    after that very query passed validation; so a hit needs no parsing, and
+    anything else goes through the parser as usual.
+    """
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        try:
+            hub_id = UUID(request.args.get("hub", ""))
+        except ValueError:
+            return view(*args, **kwargs)
+        body, g.listing_version = listing_cache().lookup(hub_id, request.query_string)
+        if body is not None:
+            return Response(body, mimetype="application/json")
+        return view(*args, **kwargs)
+    return wrapper
+
+
 @blp.route("")
 class SlotDay(MethodView):
+    @_answer_from_cache
     @blp.arguments(SlotDayQuerySchema(), location="query")
     @blp.response(200, SlotDaySchema)
     @blp.alt_response(404, description="Unknown hub")
@@ -22,9 +46,8 @@ class SlotDay(MethodView):
         Served from a cache that every committed change of the hub invalidates;
         without Redis a listing may be up to LISTING_CACHE_SECONDS (1 s) old.
         """
-        def render() -> bytes:
-            listing = list_free_slots(query["hub"], query["date"])
-            return current_app.json.dumps(_slot_day.dump(listing)).encode()
-
-        body = listing_cache().get_or_build(query["hub"], query["date"], render)
+        listing = list_free_slots(query["hub"], query["date"])
+        body = current_app.json.dumps(_slot_day.dump(listing)).encode()
+        if "listing_version" in g:
+            listing_cache().store(query["hub"], request.query_string, g.listing_version, body)
         return Response(body, mimetype="application/json")

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from app.cache import listing_cache
 from app.errors import DuplicateHub, NotFound, SlotOverlap
 from app.extensions import db
 from app.models import Hub, Slot
@@ -88,6 +89,8 @@ def upsert_hubs(rows: list[dict[str, Any]]) -> list[tuple[Hub, bool]]:
                 setattr(hub, field, value)
             session.flush()
             results.append((hub, created))
+    for hub, _created in results:
+        listing_cache().changed(hub.id)  # its time zone, schedule or active flag may have changed
     return results
 
 
@@ -111,6 +114,7 @@ def add_slots(hub_id: UUID, slots: Iterable[dict[str, Any]]) -> list[Slot]:
                         lane=s["lane"], status="available") for s in slots]
         session.add_all(created)
         session.flush()
+    listing_cache().changed(hub_id)
     return created
 
 

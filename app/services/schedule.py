@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from app.cache import listing_cache
 from app.models import Hub, Slot
 from app.schemas.hub import WEEKDAYS
 from app.services.hubs import local_day_bounds
@@ -71,6 +72,8 @@ def generate_slots(hub: Hub, first_day: date, days: int,
             session.add_all(Slot(hub_id=hub.id, starts_at=s, ends_at=e, lane=lane, status="available")
                             for s, e, lane in fresh)
         created += len(fresh)
+        if fresh:
+            listing_cache().changed(hub.id)
         if on_day is not None:
             on_day(day, len(fresh))
     return created
