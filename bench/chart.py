@@ -69,7 +69,7 @@ def _latencies(ax, results: dict) -> None:
 
 
 def _expiry(ax, events: dict) -> None:
-    candidates = (("listener + sweeper", events.get("expiry")),
+    candidates = (("timer + listener + sweeper", events.get("expiry")),
                   ("sweeper alone", events.get("expiry_sweeper_alone")))
     shown = [(name, e) for name, e in candidates if e and e["lag_ms"]]
     keys = ("p50", "p90", "p99", "max")

@@ -181,7 +181,8 @@ def _seconds(ms: float | None) -> str:
 
 def _event_rows(events: dict) -> list[str]:
     rows = []
-    for name, title in (("expiry", "expiry: SlotUnlocked on the queue - locked_until (listener + sweeper)"),
+    full_worker = "expiry: SlotUnlocked on the queue - locked_until (timer + listener + sweeper)"
+    for name, title in (("expiry", full_worker),
                         ("expiry_sweeper_alone", "expiry, sweeper alone (worker --no-listener)")):
         e = events.get(name)
         if not e:

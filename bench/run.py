@@ -167,7 +167,7 @@ class Bench:
                                                  self.plan.burst_holds, burst, self.plan.expiry_wait_s)
             self.bursts.append(run)
             figures["lock_seconds"] = lock
-            figures["worker"] = "listener + sweeper" if listen else "sweeper alone (--no-listener)"
+            figures["worker"] = "timer + listener + sweeper" if listen else "sweeper alone (--no-listener)"
             self.results["events"][name] = figures
             log(f"{name}: {figures['unlocked']}/{figures['holds']} unlocked, lag {figures['lag_ms']}")
 
