@@ -29,7 +29,9 @@ class Booking(db.Model):
         CheckConstraint(f"status IN {BOOKING_STATUSES!r}", name="status"),
         Index("uq_bookings_active_slot", "slot_id", unique=True,
               postgresql_where=_ACTIVE, sqlite_where=_ACTIVE),
-        Index("ix_bookings_candidate_status", "candidate_id", "status"),
+        # The hold cap's question: how many unexpired holds has this candidate?
+        Index("ix_bookings_pending_candidate", "candidate_id", "hold_expires_at",
+              postgresql_where=_PENDING, sqlite_where=_PENDING),
         # The sweeper's question: which holds have run out?
         Index("ix_bookings_pending_expiry", "hold_expires_at",
               postgresql_where=_PENDING, sqlite_where=_PENDING),
