@@ -45,16 +45,28 @@ def db_now(session: Session) -> datetime:
 
 @contextmanager
 def read_only() -> Iterator[Connection]:
-    """A pooled connection for reads that need no transaction.
+    """A pooled connection for reads (and single self-contained statements) without BEGIN.
 
-    On PostgreSQL it runs in autocommit: each statement is its own snapshot
-    and no BEGIN/ROLLBACK round trips are paid. SQLite keeps its usual
-    transaction (its BEGIN is local, not a round trip).
+    On PostgreSQL the driver runs in autocommit: each statement is its own
+    transaction and no BEGIN/ROLLBACK round trips are paid. The flag is set on
+    the driver connection itself rather than through SQLAlchemy's isolation
+    level, whose reset at check-in would raise from a connection the server
+    dropped; here such a connection is invalidated and the pool replaces it.
+    SQLite keeps its usual transaction (its BEGIN is local, not a round trip).
     """
     with db.engine.connect() as connection:
-        if connection.dialect.name == "postgresql":
-            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-        yield connection
+        if connection.dialect.name != "postgresql":
+            yield connection
+            return
+        driver = connection.connection.dbapi_connection
+        driver.autocommit = True
+        try:
+            yield connection
+        finally:
+            try:
+                driver.autocommit = False
+            except connection.dialect.loaded_dbapi.Error:
+                connection.invalidate()
 
 
 def sql_now(bind: Connection | Session) -> Any:
