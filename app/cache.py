@@ -58,15 +58,15 @@ class TTLCache(Generic[V]):
 class ListingCache:
     """Rendered free-slot listings, keyed by hub, the raw query and the hub's version.
 
-    Bound: every committed hold, confirmation, cancellation, expiry or
-    publication of slots gives the hub a new version in Redis
-    (`SlotGate.bump_hub_version`) after its commit, and a listing is served from cache only under the current
-    version, so across processes a listing reflects every change that was
-    answered before it was asked. If Redis is away (or a bump is lost), a
-    listing is at most LISTING_CACHE_SECONDS old (default 1 s): a slot held
-    meanwhile is still refused with 409, a freed one shows up that much later.
-    Time alone also changes a listing (slots that start, holds that run out
-    lazily): that too is seen within LISTING_CACHE_SECONDS.
+    Bound: every committed hold, confirmation, cancellation or publication
+    of slots gives the hub a new version in Redis (`SlotGate.bump_hub_version`)
+    after its commit, and a listing is served from cache only under the
+    current version, so across processes a listing reflects every such change
+    that was answered before it was asked. Time alone also changes a listing
+    (holds that run out, slots that start; expiry does not bump the version):
+    that is seen within LISTING_CACHE_SECONDS (default 1 s), which is also the
+    bound for everything when Redis is away or a bump is lost. A slot held
+    meanwhile is still refused with 409; a freed one shows up that much later.
     """
 
     def __init__(self, ttl: float) -> None:
