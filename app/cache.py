@@ -18,17 +18,22 @@ V = TypeVar("V")
 
 
 class TTLCache(Generic[V]):
-    """Values keyed by (group, key), fresh for `ttl` seconds; `ttl` 0 disables caching."""
+    """Values keyed by (group, key), fresh for `ttl` seconds; `ttl` 0 disables caching.
+
+    Entries are stored per group, so dropping a group (on every hold, on the
+    hot path) costs the same however many entries other groups hold.
+    """
 
     def __init__(self, ttl: float, max_entries: int = 10_000) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
-        self._entries: dict[tuple[Hashable, Hashable], tuple[float, V]] = {}
+        self._groups: dict[Hashable, dict[Hashable, tuple[float, V]]] = {}
+        self._size = 0
         self._mutex = threading.Lock()
 
     def get(self, group: Hashable, key: Hashable) -> V | None:
         """The value if cached and fresh, else None."""
-        entry = self._entries.get((group, key))
+        entry = self._groups.get(group, {}).get(key)
         return entry[1] if entry is not None and entry[0] > time.monotonic() else None
 
     def put(self, group: Hashable, key: Hashable, value: V) -> None:
@@ -36,23 +41,30 @@ class TTLCache(Generic[V]):
             return
         now = time.monotonic()
         with self._mutex:
-            if len(self._entries) >= self.max_entries:
+            if self._size >= self.max_entries:
                 self._evict(now)
-            self._entries[(group, key)] = (now + self.ttl, value)
+            entries = self._groups.setdefault(group, {})
+            self._size += key not in entries
+            entries[key] = (now + self.ttl, value)
 
     def discard_group(self, group: Hashable) -> None:
         """Forget every entry of `group` (this process changed it)."""
         with self._mutex:
-            for entry_key in [k for k in self._entries if k[0] == group]:
-                del self._entries[entry_key]
+            self._size -= len(self._groups.pop(group, {}))
 
     def _evict(self, now: float) -> None:
-        # Expired entries first; if none, the oldest half (dicts keep insertion order).
-        stale = [k for k, (until, _) in self._entries.items() if until <= now]
-        if not stale:
-            stale = list(self._entries)[: self.max_entries // 2 or 1]
-        for k in stale:
-            del self._entries[k]
+        # Expired entries first; if that is not enough, the oldest groups (dicts
+        # keep insertion order) until the cache is half full.
+        for group, entries in list(self._groups.items()):
+            for key in [k for k, (until, _) in entries.items() if until <= now]:
+                del entries[key]
+            if not entries:
+                del self._groups[group]
+        self._size = sum(len(entries) for entries in self._groups.values())
+        for group in list(self._groups):
+            if self._size < self.max_entries // 2 or self._size == 0:
+                break
+            self._size -= len(self._groups.pop(group))
 
 
 class ListingCache:

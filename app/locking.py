@@ -141,7 +141,7 @@ class SlotGate:
             return None
         fresh = secrets.token_hex(8)
         try:
-            current = self.client.set(f"{self.prefix}hub-version:{hub_id}", fresh, nx=True, get=True)
+            current = self.client.set(self._hub_version_key(hub_id), fresh, nx=True, get=True)
         except REDIS_ERRORS as exc:
             self._mark_down(exc)
             return None
@@ -156,9 +156,12 @@ class SlotGate:
         if self.client is None:
             return
         try:
-            self.client.set(f"{self.prefix}hub-version:{hub_id}", secrets.token_hex(8))
+            self.client.set(self._hub_version_key(hub_id), secrets.token_hex(8))
         except REDIS_ERRORS as exc:
             self._mark_down(exc)
+
+    def _hub_version_key(self, hub_id: UUID | str) -> str:
+        return f"{self.prefix}hub-version:{hub_id}"
 
     def ping(self) -> str:
         """'ok', 'unavailable' or 'disabled' for /health."""

@@ -44,7 +44,7 @@ def db_now(session: Session) -> datetime:
 
 
 @contextmanager
-def read_only() -> Iterator[Connection]:
+def autocommit_connection() -> Iterator[Connection]:
     """A pooled connection for reads (and single self-contained statements) without BEGIN.
 
     On PostgreSQL the driver runs in autocommit: each statement is its own

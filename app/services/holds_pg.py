@@ -15,7 +15,7 @@ from app import metrics
 from app.errors import CandidateHoldLimit, InvalidRequest, NotFound, SlotUnavailable
 from app.events import EVENT_TYPES
 from app.services import idempotency
-from app.uow import read_only
+from app.uow import autocommit_connection
 
 if TYPE_CHECKING:
     from app.services.holds import HoldRequest
@@ -37,7 +37,7 @@ def hold_in_postgres(request: "HoldRequest", token: str | None, lock_seconds: in
               "scope": call.scope if call else None, "key": call.key if call else None,
               "fingerprint": call.fingerprint if call else None}
     try:
-        with read_only() as connection:
+        with autocommit_connection() as connection:
             outcome, status, body, expired = connection.exec_driver_sql(_CALL, params).one()
     except IntegrityError as exc:
         # A twin stored our Idempotency-Key first (its answer is ours), or the

@@ -14,7 +14,7 @@ from app.cache import listing_cache
 from app.errors import DuplicateHub, NotFound, SlotOverlap
 from app.extensions import db
 from app.models import Hub, Slot
-from app.uow import read_only, sql_now, unit_of_work
+from app.uow import autocommit_connection, sql_now, unit_of_work
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,7 @@ def list_free_slots(hub_id: UUID, day: date) -> SlotDay:
     only: two statements on an autocommit connection, the clock read inside
     the second one.
     """
-    with read_only() as connection:
+    with autocommit_connection() as connection:
         hub = connection.execute(select(Hub.id, Hub.timezone, Hub.active).where(Hub.id == hub_id)).first()
         if hub is None:
             raise NotFound("hub not found")
