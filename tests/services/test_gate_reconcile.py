@@ -15,6 +15,7 @@ from app.extensions import db
 from app.locking import slot_gate
 from app.services.bookings import cancel_booking
 from app.services.gate_reconcile import gate_report, reconcile_gate
+from app.worker.loops import DutyCycle
 from tests.support.factories import hold, make_hub, make_slots
 
 LOCK_MS = 900_000  # SLOT_LOCK_SECONDS' default, as the app under test uses it
@@ -155,3 +156,47 @@ def test_a_pass_without_redis_reports_failure_and_changes_nothing(make_app):
 
 def removed_total() -> float:
     return REGISTRY.get_sample_value("calendar_gate_keys_total", {"outcome": "stale_removed"}) or 0.0
+
+
+class _Clock:
+    """A clock the test moves; each reading of a running pass advances it by `step`."""
+
+    def __init__(self, step: float = 0.0) -> None:
+        self.now, self.step = 100.0, step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def test_the_sweeper_paces_reconciliation_to_its_share_of_the_time(ctx, slots, redis_client):
+    clock = _Clock()
+    paced = DutyCycle(0.1, clock=clock)
+    redis_client.set(slot_gate().key(uuid.uuid4()), "left-behind.-", px=LOCK_MS - 60_000)
+    assert paced.due()
+
+    clock.step = 1.5  # the pass reads the clock twice: it "took" 1.5 s
+    result = paced.run(reconcile_gate)
+    clock.step = 0.0
+
+    assert result.stale_removed == 1
+    assert not paced.due()
+    clock.now += 13.4  # 1.5 s is a tenth of 15 s: the next pass waits 13.5 s after this one
+    assert not paced.due()
+    clock.now += 0.1
+    assert paced.due()
+
+
+def test_a_failed_pass_is_paced_too_and_the_next_one_retries(ctx):
+    clock = _Clock()
+    paced = DutyCycle(0.5, clock=clock)
+
+    def fails():
+        clock.now += 2.0
+        raise RuntimeError("the database went away")
+
+    with pytest.raises(RuntimeError):
+        paced.run(fails)
+    assert not paced.due()
+    clock.now += 2.0
+    assert paced.due()
