@@ -4,7 +4,8 @@ Only a key's owner releases it, so a release that fails (Redis paused during a
 cancel, a hold whose transaction failed while Redis hiccuped, a failover that
 brings an old key back) leaves a key that refuses a slot PostgreSQL says is
 free until the key expires: up to SLOT_LOCK_SECONDS. The sweeper calls
-`reconcile_gate()` every SWEEP_INTERVAL_SECONDS. It walks the lock keys
+`reconcile_gate()` every SWEEP_INTERVAL_SECONDS, or less often when passes are
+long (a tenth of its time at most: `app.worker.loops.DutyCycle`). It walks the lock keys
 (SCAN, in batches: one pipeline, one query and at most two scripts per batch)
 and compares each with the active holds in PostgreSQL (`bookings.lock_token`):
 
