@@ -56,6 +56,14 @@ def sequence_pending(batch: int = SEQUENCE_BATCH) -> int:
     with unit_of_work() as session:
         if not _lead(session, _SEQUENCER_LOCK):
             return 0
+        if is_postgres(session):
+            # Stamping leaves each row's old version (sequence NULL) in the partial index
+            # until vacuum. A bitmap or sequential scan visits all of them in the heap every
+            # round (14 ms a round at 86,000 stamped rows, growing until autovacuum comes);
+            # an index scan in row_id order marks them dead on first sight and steps over
+            # them after (0.2 ms).
+            session.execute(text("SELECT set_config('enable_bitmapscan', 'off', true), "
+                                 "set_config('enable_seqscan', 'off', true)"))
         last = session.scalar(select(func.coalesce(func.max(OutboxEvent.sequence), 0)))
         # One statement numbers the whole batch: last + 1, last + 2, ... in row_id order.
         pending = (select(OutboxEvent.row_id).where(OutboxEvent.sequence.is_(None))
