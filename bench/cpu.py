@@ -70,18 +70,35 @@ def _ours(pid: int, table: dict[int, tuple[str, int, int]], root: int) -> bool:
     return False
 
 
+def _own_role(pid: int) -> str:
+    """What one of the bench's own processes is: the service's web processes, the ceiling's, the worker."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return "bench"
+    if "gunicorn" in command:
+        return "ceiling web" if "bench.ceiling" in command else "service web"
+    if "flask" in command and "worker" in command:
+        return "worker"
+    return "bench"
+
+
 def usage(before: Snapshot, after: Snapshot, root: int = os.getpid()) -> dict:
-    """Shares of the whole machine (all CPUs) taken between the snapshots by others, by name."""
+    """Shares of the whole machine (all CPUs) taken between the snapshots: by others, by the
+    shared services and by the bench's own processes (web, worker), each by name."""
     capacity = max(after.at - before.at, 1e-3) * TICKS * (os.cpu_count() or 1)
     others: dict[str, int] = {}
     services: dict[str, int] = {}
+    own: dict[str, int] = {}
     kernel = 0
     for pid, (name, parent, ticks) in after.ticks.items():
-        if _ours(pid, after.ticks, root):
-            continue
         earlier = before.ticks.get(pid)
         used = ticks - (earlier[2] if earlier and earlier[0] == name else 0)  # new since: all of it
         if used <= 0:
+            continue
+        if _ours(pid, after.ticks, root):
+            role = _own_role(pid)
+            own[role] = own.get(role, 0) + used
             continue
         label = _postgres_role(pid) if name == "postgres" else name
         if parent == 2:  # kernel threads (I/O, memory): anyone's, ours included
@@ -91,8 +108,17 @@ def usage(before: Snapshot, after: Snapshot, root: int = os.getpid()) -> dict:
         else:
             others[label] = others.get(label, 0) + used
 
-    def shares(table: dict[str, int]) -> dict[str, float]:
-        ranked = sorted(table.items(), key=lambda item: -item[1])[:5]
-        return {label: round(used / capacity, 3) for label, used in ranked if used / capacity >= 0.005}
+    def shares(table: dict[str, int], floor: float = 0.005, top: int | None = 5) -> dict[str, float]:
+        ranked = sorted(table.items(), key=lambda item: -item[1])[:top]
+        return {label: round(used / capacity, 3) for label, used in ranked if used / capacity >= floor}
     return {"others_share": round(sum(others.values()) / capacity, 3), "top_others": shares(others),
-            "services": shares(services), "kernel_threads_share": round(kernel / capacity, 3)}
+            "services": shares(services, 0.0, None), "own": shares(own, 0.0, None),
+            "kernel_threads_share": round(kernel / capacity, 3)}
+
+
+def children_seconds() -> float:
+    """CPU seconds of every child this process has waited for (wrk, once it has ended)."""
+    import resource
+
+    spent = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return spent.ru_utime + spent.ru_stime

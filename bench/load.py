@@ -73,7 +73,7 @@ def run_wrk(label: str, url: str, script: str, connections: int, seconds: int,
     threads = min(WRK_THREADS, connections)
     command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s",
                "--timeout", TIMEOUT, "-s", str(WRK_DIR / script), url]
-    before = cpu.snapshot()
+    before, children_before = cpu.snapshot(), cpu.children_seconds()
     process = subprocess.Popen(command, cwd=WRK_DIR, env={**os.environ, "BENCH_THREADS": str(threads), **env},
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if until is not None:
@@ -83,7 +83,11 @@ def run_wrk(label: str, url: str, script: str, connections: int, seconds: int,
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=seconds + 60)
-    machine = cpu.usage(before, cpu.snapshot())
+    after = cpu.snapshot()
+    machine = cpu.usage(before, after)
+    # wrk has ended by now, so the snapshots miss it: its own rusage says what it took.
+    wrk_seconds = cpu.children_seconds() - children_before
+    machine["own"]["wrk"] = round(wrk_seconds / (max(after.at - before.at, 1e-3) * (os.cpu_count() or 1)), 3)
     line = next((text for text in stdout.splitlines() if text.startswith("BENCH_RESULT ")), None)
     if process.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed ({label}):\n{stdout[-2000:]}\n{stderr[-2000:]}")

@@ -166,7 +166,53 @@ def markdown(results: dict) -> str:
     checks = ", ".join(f"{name.replace('_', ' ')} ({_check_value(c['value'])}) {_verdict(c['passed'])}"
                        for name, c in results["checks"].items())
     lines += ["", *notes, f"- checks after load: {checks}"]
+    lines += _cpu_table(results)
     return "\n".join(lines)
+
+
+# (column, how a process group is named in a run's `cpu` record)
+_CPU_COLUMNS = (("web (gunicorn)", ("own", ("service web", "ceiling web"))),
+                ("PostgreSQL", ("services", ("postgres",))),
+                ("Redis", ("services", ("redis-server",))),
+                ("RabbitMQ", ("services", ("beam.smp", "epmd", "erl_child_setup"))),
+                ("worker", ("own", ("worker",))),
+                ("wrk", ("own", ("wrk",))))
+
+
+def cpu_ms_per_request(run: dict, cpu_count: int) -> dict[str, float] | None:
+    """CPU milliseconds one request cost each process group during `run` (None: not recorded)."""
+    usage = run.get("cpu") or {}
+    if "own" not in usage or not run.get("requests"):
+        return None
+    scale = run["duration_s"] * cpu_count * 1000 / run["requests"]  # machine share -> ms per request
+    out = {}
+    for column, (table, prefixes) in _CPU_COLUMNS:
+        share = sum(v for k, v in usage.get(table, {}).items() if k.startswith(prefixes))
+        out[column] = share * scale
+    out["total"] = sum(out.values())
+    return out
+
+
+def _cpu_table(results: dict) -> list[str]:
+    """Where each request's CPU went, by process group: what bounds each ratio."""
+    cpu_count = results["environment"]["machine"]["cpu_count"]
+    rows = []
+    ceiling = [r for r in results["ceiling_runs"] if r["connections"] == 32]
+    measured = [("ceiling: bare Flask (mean of its 32-connection runs)", ceiling)]
+    measured += [(s["title"], [s["run"]]) for s in results["scenarios"].values()]
+    for title, runs in measured:
+        costs = [c for c in (cpu_ms_per_request(r, cpu_count) for r in runs) if c]
+        if not costs:
+            continue
+        mean = {k: sum(c[k] for c in costs) / len(costs) for k in costs[0]}
+        rows.append(_row(title, *(f"{mean[k]:.3f}" for k in mean)))
+    if not rows:
+        return []
+    header = [column for column, _ in _CPU_COLUMNS] + ["total"]
+    return ["", "CPU milliseconds per request, by process group, in the same runs (all processes' user + "
+            "system time over the run, divided by the requests answered; the kernel's network work is "
+            "inside each process's system time):", "",
+            _row("scenario", *header), _row(*["---"] * (len(header) + 1)), *rows]
 
 
 def _check_value(value) -> str:

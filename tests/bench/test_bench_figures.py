@@ -4,6 +4,7 @@ import os
 
 from bench.cpu import TICKS, Snapshot, usage
 from bench.load import WrkRun
+from bench.report import cpu_ms_per_request
 from bench.scenarios import Measured, Target
 
 
@@ -77,3 +78,27 @@ def test_cpu_taken_outside_the_bench_is_told_apart_from_the_benchs_own():
     assert seen["others_share"] == round(2 * share, 3)
     assert seen["services"] == {"redis-server": share}
     assert seen["kernel_threads_share"] == share
+
+
+def test_the_benchs_own_processes_are_counted_by_role():
+    root = os.getpid()  # this process's real command line names no role: it is the bench itself
+    before = Snapshot(0.0, {root: ("python", 1, 0)})
+    after = Snapshot(2.0, {root: ("python", 1, TICKS)})
+
+    seen = usage(before, after, root=root)
+
+    assert seen["own"] == {"bench": round(TICKS / (2.0 * TICKS * os.cpu_count()), 3)}
+    assert seen["others_share"] == 0
+
+
+def test_cpu_per_request_adds_up_each_process_group():
+    run = {"duration_s": 2.0, "requests": 4000,
+           "cpu": {"own": {"service web": 0.5, "worker": 0.05, "wrk": 0.1},
+                   "services": {"postgres backend": 0.2, "postgres walwriter": 0.05, "redis-server": 0.02}}}
+
+    cost = cpu_ms_per_request(run, cpu_count=2)  # 4 CPU-seconds over 4,000 requests: 1 ms a share
+
+    assert cost["web (gunicorn)"] == 0.5 and cost["worker"] == 0.05 and cost["wrk"] == 0.1
+    assert round(cost["PostgreSQL"], 6) == 0.25 and round(cost["Redis"], 6) == 0.02
+    assert cost["RabbitMQ"] == 0 and round(cost["total"], 6) == 0.92
+    assert cpu_ms_per_request({"duration_s": 2.0, "requests": 10, "cpu": {}}, cpu_count=2) is None
