@@ -4,6 +4,7 @@ import os
 
 from bench.cpu import TICKS, Snapshot, usage
 from bench.load import WrkRun
+from bench.profile import buckets
 from bench.report import cpu_ms_per_request
 from bench.scenarios import Measured, Target
 
@@ -102,3 +103,20 @@ def test_cpu_per_request_adds_up_each_process_group():
     assert round(cost["PostgreSQL"], 6) == 0.25 and round(cost["Redis"], 6) == 0.02
     assert cost["RabbitMQ"] == 0 and round(cost["total"], 6) == 0.92
     assert cpu_ms_per_request({"duration_s": 2.0, "requests": 10, "cpu": {}}, cpu_count=2) is None
+
+
+def test_profile_samples_go_to_the_first_bucket_they_match(tmp_path):
+    raw = tmp_path / "holds.txt"
+    raw.write_text(
+        "Thread.run (threading.py:982);ThreadWorker.handle (gthread.py:281);Flask.__call__ (app.py:1536);"
+        "hold_slot (holds.py:77);SlotGate.acquire (locking.py:110) 30\n"
+        "Thread.run (threading.py:982);ThreadWorker.handle (gthread.py:281);Flask.__call__ (app.py:1536) 50\n"
+        "Thread.run (threading.py:982);ThreadWorker.handle (gthread.py:276) 20\n"
+        "MainThread;Arbiter.run (arbiter.py:201) 99\n")  # not a request thread: left out
+
+    counts, total = buckets(raw)
+
+    assert total == 100
+    assert counts["Redis gate + rate-limit counters (one pipeline)"] == 30
+    assert counts["the rest of Flask, flask-smorest, auth and our hooks"] == 50
+    assert counts["gunicorn (HTTP parsing, thread pool, sockets)"] == 20
