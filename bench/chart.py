@@ -1,8 +1,10 @@
 """bench/results/latest.png: each figure against its target, and the latency percentiles.
 
-Four panels: ratios to the ceiling (bar) with their targets (black tick); HTTP latency
+Five panels: ratios to the ceiling (bar) with their targets (black tick); HTTP latency
 percentiles per scenario beside the ceiling's; expiry lag percentiles against the 1 s target;
-relay events/s against 2,000/s. Drawn headless (Agg).
+relay events/s against 2,000/s; and where each request's CPU went, by process group, against
+the budget its target allows (the ceiling's CPU per request over the target ratio). Drawn
+headless (Agg).
 """
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FormatStrFormatter  # noqa: E402
+
+from bench.report import cpu_ms_per_request  # noqa: E402
 
 PASS, FAIL, NEUTRAL = "#2e7d32", "#c62828", "#607d8b"
 
@@ -104,12 +108,47 @@ def _relay(ax, events: dict) -> None:
     ax.set_title("Relay: outbox -> exchange")
 
 
+def _cpu(ax, results: dict) -> None:
+    cpu_count = results["environment"]["machine"]["cpu_count"]
+    ceiling = [c for c in (cpu_ms_per_request(r, cpu_count) for r in results["ceiling_runs"]
+                           if r["connections"] == 32) if c]
+    rows = [("ceiling", ceiling, None)]
+    rows += [(s["name"], [c for c in [cpu_ms_per_request(s["run"], cpu_count)] if c], s)
+             for s in results["scenarios"].values()]
+    rows = [(name, costs, s) for name, costs, s in rows if costs]
+    if not rows:
+        ax.set_axis_off()
+        return
+    groups = [k for k in rows[0][1][0] if k != "total"]
+    means = [{k: sum(c[k] for c in costs) / len(costs) for k in rows[0][1][0]} for _, costs, _ in rows]
+    left = [0.0] * len(rows)
+    for group in groups:
+        widths = [m[group] for m in means]
+        ax.barh(range(len(rows)), widths, left=left, label=group)
+        left = [a + b for a, b in zip(left, widths, strict=True)]
+    for i, (_, _, s) in enumerate(rows):
+        ax.text(means[i]["total"], i, f" {means[i]['total']:.2f} ms", va="center", fontsize=8)
+        if s and s.get("target_value") and "baseline_ratio" not in s:
+            beside = [c for c in (cpu_ms_per_request(r, cpu_count) for r in s["ceiling"]["runs"]) if c]
+            if beside:  # the ceiling runs this scenario's ratio is to, at its connection count
+                budget = sum(c["total"] for c in beside) / len(beside) / s["target_value"]
+                ax.plot([budget, budget], [i - 0.4, i + 0.4], color="black", linewidth=2.5)
+    ax.set_yticks(range(len(rows)), [name for name, _, _ in rows], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("CPU ms per request, whole machine (black: the budget the target allows = "
+                  "ceiling's CPU per request / target ratio)")
+    ax.legend(fontsize=8, ncol=len(groups), loc="lower right")
+    ax.set_title("Where each request's CPU went")
+
+
 def draw(results: dict, path: Path) -> None:
-    fig, axes = plt.subplots(2, 2, figsize=(14, 9), gridspec_kw={"width_ratios": [3, 2]})
-    _ratios(axes[0][0], results["scenarios"])
-    _latencies(axes[0][1], results)
-    _expiry(axes[1][0], results["events"])
-    _relay(axes[1][1], results["events"])
+    fig = plt.figure(figsize=(14, 13))
+    grid = fig.add_gridspec(3, 2, width_ratios=[3, 2], height_ratios=[1, 1, 0.9])
+    _ratios(fig.add_subplot(grid[0, 0]), results["scenarios"])
+    _latencies(fig.add_subplot(grid[0, 1]), results)
+    _expiry(fig.add_subplot(grid[1, 0]), results["events"])
+    _relay(fig.add_subplot(grid[1, 1]), results["events"])
+    _cpu(fig.add_subplot(grid[2, :]), results)
     env = results["environment"]
     mode = "quick" if results["plan"]["quick"] else "full"
     fig.suptitle(f"Calendar service, scripts/bench ({mode}) {results['started_at']}, commit {env['commit']}, "
