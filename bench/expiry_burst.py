@@ -4,7 +4,7 @@ Makes HOLDS holds (SLOT_LOCK_SECONDS=LOCK) through the hold service at RATE per
 second from a few threads, with a real `flask worker` process running, and
 times each hold's SlotUnlocked from its `locked_until` to its arrival on a
 durable queue bound to the exchange (consumed as it arrives). The defaults
-are the burst of issue 7: 5,000 holds in about 19 s with a 30 s lock.
+are the reference burst: 5,000 holds in about 19 s with a 30 s lock.
 
     .venv/bin/python -m bench.expiry_burst [--holds 5000] [--rate 263] [--lock 30]
                                            [--sweeper-alone] [--json]

@@ -18,7 +18,7 @@ from typing import Callable
 from bench import cpu
 
 WRK_DIR = Path(__file__).resolve().parent / "wrk"
-WRK_THREADS = 2  # one per core of the machine the figures come from
+WRK_THREADS = 2  # one per core of the reference 2-core machine
 TIMEOUT = "5s"  # a request slower than this counts as an error (the client's read timeout)
 
 

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 RABBITMQ_URL = os.environ.get("BENCH_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
-WEB_WORKERS = 4  # the setting, for the ceiling and the service alike
+WEB_WORKERS = 4  # the reference setting, for the ceiling and the service alike
 CLIENT_KEY = "bench-client-key"
 ADMIN_KEY = "bench-admin-key"
 
