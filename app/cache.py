@@ -12,6 +12,7 @@ import threading
 import time
 from typing import Generic, Hashable, TypeVar
 
+from app.hub_changes import HubChanges
 from app.locking import slot_gate
 
 V = TypeVar("V")
@@ -71,26 +72,38 @@ class ListingCache:
     """Rendered free-slot listings, keyed by hub, the raw query and the hub's version.
 
     Bound: every committed hold, confirmation, cancellation or publication
-    of slots gives the hub a new version in Redis (`SlotGate.bump_hub_version`)
-    after its commit, and a listing is served from cache only under the
-    current version, so across processes a listing reflects every such change
-    that was answered before it was asked. Time alone also changes a listing
-    (holds that run out, slots that start; expiry does not bump the version):
-    that is seen within LISTING_CACHE_SECONDS (default 1 s), which is also the
-    bound for everything when Redis is away or a bump is lost. A slot held
-    meanwhile is still refused with 409; a freed one shows up that much later.
+    of slots gives the hub a new version in Redis and publishes the change
+    (`SlotGate.bump_hub_version`) after its commit, and a listing is served
+    from cache only under the current version. Each process follows the hubs
+    it caches through `HubChanges` (a message that Redis sends before it
+    answers the writer, read from the socket with no round trip); while that
+    subscription is broken, the version is read from Redis, one round trip
+    per listing. Either way a listing reflects every such
+    change that was answered before it was asked. Time alone also changes a
+    listing (holds that run out, slots that start; expiry does not publish):
+    that is seen within LISTING_CACHE_SECONDS (default 1 s), which is also
+    the bound for everything when Redis is away or a message is lost. A slot
+    held meanwhile is still refused with 409; a freed one shows up that much
+    later.
     """
 
     def __init__(self, ttl: float) -> None:
         self.entries: TTLCache[bytes] = TTLCache(ttl)
+        self._changes: HubChanges | None = None
+        self._mutex = threading.Lock()
 
     def lookup(self, hub_id, query: Hashable) -> tuple[bytes | None, str | None]:
         """The listing stored for `query` under the hub's current version, and that version.
 
         The version is read before any database read that fills the entry, so
-        a change committed meanwhile bumps past it and is never hidden.
+        a change committed meanwhile moves past it and is never hidden.
         """
-        version = slot_gate().hub_version(hub_id)
+        gate = slot_gate()
+        changes = self._hub_changes(gate)
+        version = changes.token(hub_id) if changes is not None and gate.usable else None
+        if version is None:
+            token = gate.hub_version(hub_id)
+            version = None if token is None else "r" + token
         return self.entries.get(hub_id, (query, version)), version
 
     def store(self, hub_id, query: Hashable, version: str | None, body: bytes) -> None:
@@ -100,6 +113,20 @@ class ListingCache:
         """The hub's slots changed and committed: drop local copies, tell other processes."""
         self.entries.discard_group(hub_id)
         slot_gate().bump_hub_version(hub_id)
+
+    def close(self) -> None:
+        """Drop the subscription's connection (the app is going away)."""
+        if self._changes is not None:
+            self._changes.close()
+
+    def _hub_changes(self, gate) -> HubChanges | None:
+        if gate.client is None or self.entries.ttl <= 0:
+            return None
+        if self._changes is None:
+            with self._mutex:
+                if self._changes is None:
+                    self._changes = HubChanges(gate.client, gate.hub_channel)
+        return self._changes
 
 
 def listing_cache() -> ListingCache:

@@ -87,6 +87,11 @@ class SlotGate:
     def configured(self) -> bool:
         return self.client is not None
 
+    @property
+    def usable(self) -> bool:
+        """Configured, and not inside the pause that follows a Redis failure."""
+        return self._usable()
+
     def key(self, slot_id: UUID | str) -> str:
         return f"{self.prefix}slot-lock:{slot_id}"
 
@@ -157,7 +162,8 @@ class SlotGate:
         return current.decode() if current is not None else fresh
 
     def bump_hub_version(self, hub_id: UUID | str) -> None:
-        """Give the hub a new version token after a committed change of its slots.
+        """Give the hub a new version token after a committed change of its slots, and say so
+        on its channel (`app.hub_changes`), in one round trip.
 
         Attempted even while the gate is bypassed; if it fails, cached listings
         still run out after LISTING_CACHE_SECONDS.
@@ -165,9 +171,16 @@ class SlotGate:
         if self.client is None:
             return
         try:
-            self.client.execute_command("SET", self._hub_version_key(hub_id), secrets.token_hex(8))
+            pipe = self.client.pipeline(transaction=False)
+            pipe.execute_command("SET", self._hub_version_key(hub_id), secrets.token_hex(8))
+            pipe.execute_command("PUBLISH", self.hub_channel(hub_id), "1")
+            pipe.execute()
         except REDIS_ERRORS as exc:
             self._mark_down(exc)
+
+    def hub_channel(self, hub_id: UUID | str) -> str:
+        """Where a hub's changes are published (`app.hub_changes` subscribes)."""
+        return f"{self.prefix}hub-changed:{hub_id}"
 
     def _hub_version_key(self, hub_id: UUID | str) -> str:
         return f"{self.prefix}hub-version:{hub_id}"

@@ -109,6 +109,7 @@ def make_app(pg_url):
 
     yield _make
     for app in built:
+        app.extensions["calendar.listings"].close()
         with app.app_context():
             db.session.remove()
             db.engine.dispose()

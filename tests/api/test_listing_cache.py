@@ -1,5 +1,6 @@
-"""The listing cache and its bound: a change answered anywhere is never hidden (with Redis);
-without Redis a listing is at most LISTING_CACHE_SECONDS old."""
+"""The listing cache and its bound: a change answered anywhere is never hidden (with Redis:
+through each process's subscription, or the version token when that is broken); without Redis
+a listing is at most LISTING_CACHE_SECONDS old."""
 from __future__ import annotations
 
 import time
@@ -70,3 +71,66 @@ def test_only_a_valid_query_is_cached(make_app):
     assert client.get(bad).status_code == 422
     assert client.get(bad).status_code == 422
     assert listed(client, slot)
+
+
+def redis_commands(app) -> list:
+    """What the app's own Redis client sends from now on (a spy on our client object)."""
+    client = app.extensions["calendar.gate"].client
+    sent: list = []
+    send = client.execute_command
+
+    def spy(*args, **kwargs):
+        sent.append(args[0])
+        return send(*args, **kwargs)
+
+    client.execute_command = spy
+    return sent
+
+
+def followed(client, slot) -> None:
+    """List once: the app subscribes to the hub's changes and caches the listing."""
+    assert listed(client, slot)
+
+
+def test_a_followed_hubs_cached_listing_needs_no_redis_round_trip(make_app):
+    app = make_app()
+    client = app.test_client()
+    with app.app_context():
+        slot = make_slots(make_hub(), 1)[0]
+    followed(client, slot)
+    sent = redis_commands(app)
+
+    assert listed(client, slot) and listed(client, slot)
+
+    assert sent == []
+
+
+def test_a_hold_made_by_another_process_reaches_a_follower_through_its_subscription(make_app):
+    reader_app = make_app()
+    reader, writer = reader_app.test_client(), make_app().test_client()
+    with reader_app.app_context():
+        slot = make_slots(make_hub(), 1)[0]
+    followed(reader, slot)
+    sent = redis_commands(reader_app)
+
+    assert writer.post("/api/v1/bookings", json=hold_body(slot.id)).status_code == 201
+
+    assert not listed(reader, slot)
+    assert sent == []  # the message told it; no version was read
+
+
+def test_a_subscription_killed_by_redis_falls_back_to_the_version_and_hides_nothing(
+        make_app, redis_client):
+    reader_app = make_app()
+    reader, writer = reader_app.test_client(), make_app().test_client()
+    with reader_app.app_context():
+        slot = make_slots(make_hub(), 1)[0]
+    followed(reader, slot)
+    connection = reader_app.extensions["calendar.listings"]._changes._connection
+    redis_client.client_kill("127.0.0.1:%d" % connection._sock.getsockname()[1])
+
+    assert writer.post("/api/v1/bookings", json=hold_body(slot.id)).status_code == 201
+    sent = redis_commands(reader_app)
+
+    assert not listed(reader, slot)
+    assert "SET" in sent  # the dead subscription was noticed: the version came from Redis
