@@ -43,6 +43,13 @@ def _postgres_role(pid: int) -> str:
 class Snapshot:
     at: float
     ticks: dict[int, tuple[str, int, int]]  # pid -> (name, parent pid, utime + stime)
+    machine: tuple[int, int] = (0, 0)  # all CPUs' (idle + iowait, steal) ticks from /proc/stat
+
+
+def _machine_ticks() -> tuple[int, int]:
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    values = [int(v) for v in fields] + [0] * 8
+    return values[3] + values[4], values[7]  # idle + iowait, steal
 
 
 def snapshot() -> Snapshot:
@@ -57,7 +64,7 @@ def snapshot() -> Snapshot:
         name = raw[raw.index("(") + 1:raw.rindex(")")]
         fields = raw[raw.rindex(")") + 2:].split()
         ticks[int(entry.name)] = (name, int(fields[1]), int(fields[11]) + int(fields[12]))
-    return Snapshot(time.monotonic(), ticks)
+    return Snapshot(time.monotonic(), ticks, _machine_ticks())
 
 
 def _ours(pid: int, table: dict[int, tuple[str, int, int]], root: int) -> bool:
@@ -113,7 +120,11 @@ def usage(before: Snapshot, after: Snapshot, root: int = os.getpid()) -> dict:
         return {label: round(used / capacity, 3) for label, used in ranked if used / capacity >= floor}
     return {"others_share": round(sum(others.values()) / capacity, 3), "top_others": shares(others),
             "services": shares(services, 0.0, None), "own": shares(own, 0.0, None),
-            "kernel_threads_share": round(kernel / capacity, 3)}
+            "kernel_threads_share": round(kernel / capacity, 3),
+            # Not CPU-bound (waiting) or not given the CPU (a hypervisor's steal): either makes a
+            # run's ratio say nothing about the code.
+            "idle_share": round(max(after.machine[0] - before.machine[0], 0) / capacity, 3),
+            "steal_share": round(max(after.machine[1] - before.machine[1], 0) / capacity, 3)}
 
 
 def children_seconds() -> float:

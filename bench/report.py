@@ -102,6 +102,12 @@ def _spread(results: dict) -> str:
         where = f" ({busiest['label']}: {top})" if top else ""
         text += (f"Processes outside the bench and its services took at most "
                  f"{busiest['cpu']['others_share']:.0%} of the CPU in a run{where}.")
+    idlest = max(runs, key=lambda r: r.get("cpu", {}).get("idle_share", 0), default=None)
+    if idlest and idlest.get("cpu", {}).get("idle_share", 0) >= 0.1:
+        usage = idlest["cpu"]
+        text += (f" The CPU sat idle {usage['idle_share']:.0%} of the time in one run ({idlest['label']}, "
+                 f"{idlest['rps']:,.0f} req/s; steal {usage.get('steal_share', 0):.0%}): that run was "
+                 f"held back by something other than its own work; run the bench again.")
     return text
 
 

@@ -120,3 +120,13 @@ def test_profile_samples_go_to_the_first_bucket_they_match(tmp_path):
     assert counts["Redis gate + rate-limit counters (one pipeline)"] == 30
     assert counts["the rest of Flask, flask-smorest, auth and our hooks"] == 50
     assert counts["gunicorn (HTTP parsing, thread pool, sockets)"] == 20
+
+
+def test_a_run_where_the_machine_waited_is_told_apart():
+    before = Snapshot(0.0, {}, machine=(1_000, 50))
+    capacity = 2.0 * TICKS * os.cpu_count()  # all CPUs over the 2 s window
+    after = Snapshot(2.0, {}, machine=(1_000 + int(capacity / 2), 50 + int(capacity / 10)))
+
+    seen = usage(before, after, root=1)
+
+    assert seen["idle_share"] == 0.5 and seen["steal_share"] == 0.1
