@@ -21,7 +21,7 @@ BUCKETS = (  # (bucket, frames that put a sample in it); the first match wins
     ("Redis gate + rate-limit counters (one pipeline)", ("SlotGate.acquire",)),
     ("PostgreSQL call (calendar.hold_slot)", ("hold_in_postgres",)),
     ("hub version bump after a change (Redis)", ("ListingCache.changed",)),
-    ("hub version read of a cached listing (Redis)", ("ListingCache.lookup",)),
+    ("listing cache check (subscription poll, or the version in Redis)", ("ListingCache.lookup",)),
     ("body validation (webargs, marshmallow)", ("Parser.parse", "Schema.load")),
     ("rate-limit check, candidate read from the body", ("_check_request_limit",)),
     ("error answer (409, 422)", ("handle_user_exception", "handle_http_exception")),
