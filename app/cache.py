@@ -75,10 +75,10 @@ class ListingCache:
     of slots gives the hub a new version in Redis and publishes the change
     (`SlotGate.bump_hub_version`) after its commit, and a listing is served
     from cache only under the current version. Each process follows the hubs
-    it caches through `HubChanges` (a message that Redis sends before it
-    answers the writer, read from the socket with no round trip); while that
-    subscription is broken, the version is read from Redis, one round trip
-    per listing. Either way a listing reflects every such
+    it has stored listings of through `HubChanges` (a message that Redis
+    sends before it answers the writer, read from the socket with no round
+    trip); until then, and whenever that subscription cannot be trusted, the
+    version is read from Redis, one round trip per listing. Either way a listing reflects every such
     change that was answered before it was asked. Time alone also changes a
     listing (holds that run out, slots that start; expiry does not publish):
     that is seen within LISTING_CACHE_SECONDS (default 1 s), which is also
@@ -107,7 +107,22 @@ class ListingCache:
         return self.entries.get(hub_id, (query, version)), version
 
     def store(self, hub_id, query: Hashable, version: str | None, body: bytes) -> None:
+        """Keep a listing read under `version`; the first one of a hub also starts following it.
+
+        Only a listing that was found (an existing hub) gets here, so only real
+        hubs are followed. The entry carries over to the subscription if the
+        hub's version in Redis has not moved since it was read: then no change
+        came between that read and the subscription, and any later one is a
+        message.
+        """
         self.entries.put(hub_id, (query, version), body)
+        gate = slot_gate()
+        changes = self._hub_changes(gate)
+        if changes is None or not (version or "").startswith("r") or not gate.usable:
+            return
+        followed = changes.follow(hub_id)
+        if followed is not None and "r" + (gate.hub_version(hub_id) or "") == version:
+            self.entries.put(hub_id, (query, followed), body)
 
     def changed(self, hub_id) -> None:
         """The hub's slots changed and committed: drop local copies, tell other processes."""
@@ -125,7 +140,7 @@ class ListingCache:
         if self._changes is None:
             with self._mutex:
                 if self._changes is None:
-                    self._changes = HubChanges(gate.client, gate.hub_channel)
+                    self._changes = HubChanges(gate.client, gate.hub_channel, gate.report_failure)
         return self._changes
 
 

@@ -87,6 +87,10 @@ class SlotGate:
     def configured(self) -> bool:
         return self.client is not None
 
+    def report_failure(self, exc: Exception) -> None:
+        """Another use of this Redis found it unreachable: step aside as after a failed command."""
+        self._mark_down(exc)
+
     @property
     def usable(self) -> bool:
         """Configured, and not inside the pause that follows a Redis failure."""

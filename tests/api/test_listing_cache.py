@@ -4,11 +4,13 @@ a listing is at most LISTING_CACHE_SECONDS old."""
 from __future__ import annotations
 
 import time
+import uuid
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import event
 
 from app.extensions import db
+from app.locking import slot_gate
 from tests.support.factories import make_hub, make_slots
 from tests.support.http import hold_body
 
@@ -126,11 +128,67 @@ def test_a_subscription_killed_by_redis_falls_back_to_the_version_and_hides_noth
     with reader_app.app_context():
         slot = make_slots(make_hub(), 1)[0]
     followed(reader, slot)
-    connection = reader_app.extensions["calendar.listings"]._changes._connection
-    redis_client.client_kill("127.0.0.1:%d" % connection._sock.getsockname()[1])
+    redis_client.client_kill("127.0.0.1:%d" % subscriber_port(reader_app))
 
     assert writer.post("/api/v1/bookings", json=hold_body(slot.id)).status_code == 201
     sent = redis_commands(reader_app)
 
     assert not listed(reader, slot)
     assert "SET" in sent  # the dead subscription was noticed: the version came from Redis
+
+
+def subscriber_port(app) -> int:
+    return app.extensions["calendar.listings"]._changes._connection._sock.getsockname()[1]
+
+
+def test_only_hubs_that_exist_are_followed(make_app, redis_client):
+    app = make_app()
+    client = app.test_client()
+    unknown = uuid.uuid4()
+    with app.app_context():
+        slot = make_slots(make_hub(), 1)[0]
+        gate = slot_gate()
+
+    assert client.get(f"/api/v1/slots?hub={unknown}&date=2030-01-01").status_code == 404
+    assert listed(client, slot)
+
+    followers = dict(redis_client.pubsub_numsub(gate.hub_channel(unknown), gate.hub_channel(slot.hub_id)))
+    assert followers == {gate.hub_channel(unknown).encode(): 0, gate.hub_channel(slot.hub_id).encode(): 1}
+
+
+def test_a_backlog_on_the_subscription_sends_the_lookup_to_redis_and_hides_nothing(
+        make_app, redis_client):
+    reader_app = make_app()
+    reader, writer = reader_app.test_client(), make_app().test_client()
+    with reader_app.app_context():
+        slot = make_slots(make_hub(), 1)[0]
+        channel = slot_gate().hub_channel(slot.hub_id)
+    followed(reader, slot)
+    for _ in range(200):  # more than one lookup trusts itself to read
+        redis_client.publish(channel, "1")
+    assert writer.post("/api/v1/bookings", json=hold_body(slot.id)).status_code == 201
+    sent = redis_commands(reader_app)
+
+    assert not listed(reader, slot)
+    assert "SET" in sent  # the version came from Redis for that lookup
+
+
+def test_subscriptions_lost_again_and_again_leave_the_gate_working(make_app, redis_client):
+    app = make_app()
+    client = app.test_client()
+    with app.app_context():
+        hub = make_hub()
+        slot, other = make_slots(hub, 2)
+    listings = app.extensions["calendar.listings"]
+    for _ in range(110):  # beyond the Redis client pool's 100 connections
+        listings.entries.discard_group(hub.id)  # a miss: it stores, so it follows again
+        assert listed(client, slot)
+        redis_client.client_kill("127.0.0.1:%d" % subscriber_port(app))
+
+    assert client.post("/api/v1/bookings", json=hold_body(other.id)).status_code == 201
+    with app.app_context():
+        assert slot_gate().usable
+        assert redis_client.exists(slot_gate().key(other.id))  # the hold went through the gate
+    sent = redis_commands(app)
+    assert listed(client, slot) and listed(client, slot)
+    assert sent.count("SET") <= 2  # following again: after that, hits ask Redis nothing
