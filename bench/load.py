@@ -73,6 +73,9 @@ def run_wrk(label: str, url: str, script: str, connections: int, seconds: int,
     threads = min(WRK_THREADS, connections)
     command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s",
                "--timeout", TIMEOUT, "-s", str(WRK_DIR / script), url]
+    # What the last phase left to write back (a seed, a checkpoint, a write-heavy run) is
+    # written now: a writeback storm stalls every process's log writes, ceiling or service.
+    os.sync()
     before, children_before = cpu.snapshot(), cpu.children_seconds()
     process = subprocess.Popen(command, cwd=WRK_DIR, env={**os.environ, "BENCH_THREADS": str(threads), **env},
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
