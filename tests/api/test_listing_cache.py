@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import time
 import uuid
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import event
 
+from app import hub_changes
 from app.extensions import db
 from app.locking import slot_gate
+from tests.support import stores
 from tests.support.factories import make_hub, make_slots
+from tests.support.faults import CuttingProxy
 from tests.support.http import hold_body
 
 
@@ -192,3 +196,49 @@ def test_subscriptions_lost_again_and_again_leave_the_gate_working(make_app, red
     sent = redis_commands(app)
     assert listed(client, slot) and listed(client, slot)
     assert sent.count("SET") <= 2  # following again: after that, hits ask Redis nothing
+
+
+def test_a_subscription_that_goes_silent_is_dropped_by_its_ping(make_app, monkeypatch):
+    monkeypatch.setattr(hub_changes, "PING_EVERY", 0.2)
+    monkeypatch.setattr(hub_changes, "PONG_WITHIN", 0.3)
+    redis_url = urlsplit(stores.REDIS_URL)
+    proxy = CuttingProxy((redis_url.hostname, redis_url.port or 6379))
+    try:
+        # Cached listings live 30 s here: only the subscription's own check can save the reader.
+        reader_app = make_app(REDIS_URL=f"redis://127.0.0.1:{proxy.port}{redis_url.path}",
+                              LISTING_CACHE_SECONDS="30")
+        reader, writer = reader_app.test_client(), make_app().test_client()
+        with reader_app.app_context():
+            slot = make_slots(make_hub(), 1)[0]
+        followed(reader, slot)
+        proxy.go_silent()  # the reader's Redis connections stay open; nothing gets through
+
+        assert writer.post("/api/v1/bookings", json=hold_body(slot.id)).status_code == 201
+
+        deadline = time.monotonic() + 3.0
+        while listed(reader, slot):
+            assert time.monotonic() < deadline, "a silent subscription kept a stale listing"
+            time.sleep(0.05)
+    finally:
+        proxy.close()
+
+
+def test_listings_stay_quick_while_redis_is_silent(make_app):
+    redis_url = urlsplit(stores.REDIS_URL)
+    proxy = CuttingProxy((redis_url.hostname, redis_url.port or 6379))
+    try:
+        app = make_app(REDIS_URL=f"redis://127.0.0.1:{proxy.port}{redis_url.path}")
+        client = app.test_client()
+        with app.app_context():
+            slots = make_slots(make_hub(), 1) + make_slots(make_hub(), 1)
+        assert listed(client, slots[0])  # following the first hub
+        proxy.go_silent()
+
+        started = time.monotonic()
+        for _ in range(5):
+            assert listed(client, slots[0]) and listed(client, slots[1])
+
+        # One Redis timeout (0.5 s) puts the gate aside; nothing waits on it again.
+        assert time.monotonic() - started < 2.0
+    finally:
+        proxy.close()

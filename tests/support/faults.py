@@ -1,7 +1,8 @@
 """A TCP proxy in front of a real service that can cut its connections mid-stream.
 
 Used to lose a broker connection at a chosen point (after N bytes sent by
-the client) without stopping the shared RabbitMQ.
+the client) without stopping the shared RabbitMQ, and to make a Redis
+connection go silent (a half-open connection: nothing arrives, nothing closes).
 """
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import threading
 class CuttingProxy:
     """Forwards 127.0.0.1:<port> to `target`.
 
-    `cut()` drops every connection now; `cut_after(n)` once clients sent n more bytes.
+    `cut()` drops every connection now; `cut_after(n)` once clients sent n more bytes;
+    `go_silent()` keeps every connection open but lets nothing through, either way.
     """
 
     def __init__(self, target: tuple[str, int]) -> None:
@@ -23,11 +25,16 @@ class CuttingProxy:
         self._budget: int | None = None  # client bytes still allowed through
         self._lock = threading.Lock()
         self.cuts = 0
+        self.silent = False
         threading.Thread(target=self._accept, daemon=True, name="cutting-proxy").start()
 
     def cut_after(self, client_bytes: int) -> None:
         with self._lock:
             self._budget = client_bytes
+
+    def go_silent(self) -> None:
+        """From now on, what either side sends is dropped: as if the network went away quietly."""
+        self.silent = True
 
     def cut(self) -> None:
         """Drop every proxied connection now (both ends see a reset or EOF)."""
@@ -61,6 +68,8 @@ class CuttingProxy:
     def _pump(self, source: socket.socket, sink: socket.socket, from_client: bool) -> None:
         try:
             while data := source.recv(65536):
+                if self.silent:
+                    continue
                 if from_client and self._spend(len(data)):
                     self.cut()
                     return
