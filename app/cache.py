@@ -12,6 +12,7 @@ import threading
 import time
 from typing import Generic, Hashable, TypeVar
 
+from app import metrics
 from app.hub_changes import HubChanges
 from app.locking import slot_gate
 
@@ -102,6 +103,7 @@ class ListingCache:
         changes = self._hub_changes(gate)
         version = changes.token(hub_id) if changes is not None and gate.usable else None
         if version is None:
+            metrics.listing_version_read()
             token = gate.hub_version(hub_id)
             version = None if token is None else "r" + token
         return self.entries.get(hub_id, (query, version)), version

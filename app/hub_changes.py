@@ -36,6 +36,8 @@ from uuid import UUID
 
 import redis
 
+from app import metrics
+
 log = logging.getLogger(__name__)
 
 BACKLOG = 64  # messages read by one lookup beyond which it asks Redis instead
@@ -167,6 +169,7 @@ class HubChanges:
     def _lost(self, exc: Exception) -> None:
         log.warning("hub change subscription lost (%s): listings read the version from Redis",
                     exc.__class__.__name__)
+        metrics.hub_subscription_lost()
         self._reset()
 
     def _reset(self) -> None:

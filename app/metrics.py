@@ -62,6 +62,12 @@ GATE = Counter("calendar_hold_gate_decisions",
 RELAY_FAILURES = Counter("calendar_relay_failures",
                          "Relay rounds that failed (broker unreachable, publish unconfirmed, database error)")
 PUBLISHED = Counter("calendar_events_published", "Events the broker confirmed")
+LISTING_VERSION_READS = Counter(
+    "calendar_listing_version_reads",
+    "Cached-listing checks that read the hub's version in Redis (a round trip): the hub not followed "
+    "yet, or this process's hub-change subscription broken or behind")
+SUBSCRIPTION_LOSSES = Counter("calendar_hub_subscription_losses",
+                              "Hub-change subscriptions dropped (connection lost, silent, or refused)")
 GATE_KEYS = Counter("calendar_gate_keys",
                     "Lock keys the sweeper's reconciliation handled: stale_found, stale_removed, retimed",
                     ["outcome"])
@@ -98,6 +104,14 @@ def relay_failed() -> None:
 def events_published(count: int) -> None:
     if count:
         PUBLISHED.inc(count)
+
+
+def listing_version_read() -> None:
+    LISTING_VERSION_READS.inc()
+
+
+def hub_subscription_lost() -> None:
+    SUBSCRIPTION_LOSSES.inc()
 
 
 def gate_reconciled(stale_found: int, stale_removed: int, retimed: int) -> None:

@@ -8,6 +8,7 @@ import uuid
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from prometheus_client import REGISTRY
 from sqlalchemy import event
 
 from app import hub_changes
@@ -93,6 +94,10 @@ def redis_commands(app) -> list:
     return sent
 
 
+def counted(name: str) -> float:
+    return REGISTRY.get_sample_value(name) or 0.0
+
+
 def followed(client, slot) -> None:
     """List once: the app subscribes to the hub's changes and caches the listing."""
     assert listed(client, slot)
@@ -105,10 +110,12 @@ def test_a_followed_hubs_cached_listing_needs_no_redis_round_trip(make_app):
         slot = make_slots(make_hub(), 1)[0]
     followed(client, slot)
     sent = redis_commands(app)
+    reads = counted("calendar_listing_version_reads_total")
 
     assert listed(client, slot) and listed(client, slot)
 
     assert sent == []
+    assert counted("calendar_listing_version_reads_total") == reads
 
 
 def test_a_hold_made_by_another_process_reaches_a_follower_through_its_subscription(make_app):
@@ -133,12 +140,16 @@ def test_a_subscription_killed_by_redis_falls_back_to_the_version_and_hides_noth
         slot = make_slots(make_hub(), 1)[0]
     followed(reader, slot)
     redis_client.client_kill("127.0.0.1:%d" % subscriber_port(reader_app))
+    losses, reads = counted("calendar_hub_subscription_losses_total"), counted(
+        "calendar_listing_version_reads_total")
 
     assert writer.post("/api/v1/bookings", json=hold_body(slot.id)).status_code == 201
     sent = redis_commands(reader_app)
 
     assert not listed(reader, slot)
     assert "SET" in sent  # the dead subscription was noticed: the version came from Redis
+    assert counted("calendar_hub_subscription_losses_total") == losses + 1
+    assert counted("calendar_listing_version_reads_total") == reads + 1
 
 
 def subscriber_port(app) -> int:
