@@ -37,21 +37,8 @@ def env(url: str, **overrides: str) -> dict[str, str]:
 @contextlib.contextmanager
 def throwaway_database(name: str) -> Iterator[str]:
     """A freshly migrated database `name`_<run id>; dropped afterwards."""
-    from flask_migrate import upgrade
-
-    from app import create_app
-    from app.extensions import db
-
-    full = f"{name}_{stores.RUN_ID}"
-    url = stores.create_database(full)
-    try:
-        app = create_app(env(url))
-        with app.app_context():
-            upgrade()
-            db.engine.dispose()
+    with stores.migrated_database(f"{name}_{stores.RUN_ID}", env) as url:
         yield url
-    finally:
-        stores.drop_database(full)
 
 
 @contextlib.contextmanager

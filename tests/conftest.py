@@ -36,21 +36,8 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def pg_url():
     """A freshly migrated PostgreSQL database for this run."""
-    from flask_migrate import upgrade
-
-    from app import create_app
-    from app.extensions import db
-
-    name = f"calendar_test_{stores.RUN_ID}"
-    url = stores.create_database(name)
-    try:
-        app = create_app(service_env(url))
-        with app.app_context():
-            upgrade()
-            db.engine.dispose()
+    with stores.migrated_database(f"calendar_test_{stores.RUN_ID}", service_env) as url:
         yield url
-    finally:
-        stores.drop_database(name)
 
 
 @pytest.fixture(scope="session")

@@ -5,8 +5,10 @@ and beside a developer's own server, on the same PostgreSQL/Redis/RabbitMQ.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
+from typing import Callable, Iterator
 
 import psycopg2
 from psycopg2 import sql
@@ -50,6 +52,28 @@ def drop_database(name: str) -> None:
             cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
     finally:
         conn.close()
+
+
+@contextlib.contextmanager
+def migrated_database(name: str, settings: Callable[[str], dict[str, str]]) -> Iterator[str]:
+    """A fresh database `name` brought to the head revision by our migrations; dropped afterwards.
+
+    `settings(url)` is the app configuration to migrate it with.
+    """
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from app.extensions import db
+
+    url = create_database(name)
+    try:
+        app = create_app(settings(url))
+        with app.app_context():
+            upgrade()
+            db.engine.dispose()
+        yield url
+    finally:
+        drop_database(name)
 
 
 def truncate_all(url: str) -> None:
