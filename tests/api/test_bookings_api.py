@@ -10,6 +10,7 @@ import pytest
 
 from tests.support.factories import make_hub, make_slots
 from tests.support.http import assert_error, hold_body
+from tests.support.sql import recorded_statements
 
 BOOKING_FIELDS = {"id", "slot_id", "hub_id", "candidate_id", "contact_email", "status",
                   "locked_until", "starts_at", "ends_at", "created_at"}
@@ -179,18 +180,12 @@ def test_405_names_the_allowed_methods(client, booking):
 
 
 def test_conflict_over_http_runs_no_sql(app, client, slots, booking):
-    from sqlalchemy import event
 
     from app.extensions import db
 
     with app.app_context():
         engine = db.engine
-    statements = []
-    record = lambda *args: statements.append(args[2])  # noqa: E731
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with recorded_statements(engine) as statements:
         response = client.post("/api/v1/bookings", json=hold_body(slots[0].id))
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     assert_error(response, 409, "slot_unavailable")
     assert statements == []

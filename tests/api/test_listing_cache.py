@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from prometheus_client import REGISTRY
-from sqlalchemy import event
 
 from app import hub_changes
 from app.extensions import db
@@ -18,6 +17,7 @@ from tests.support import stores
 from tests.support.factories import make_hub, make_slots
 from tests.support.faults import CuttingProxy
 from tests.support.http import hold_body
+from tests.support.sql import recorded_statements
 
 
 def listing_url(slot) -> str:
@@ -35,14 +35,11 @@ def test_a_cached_listing_answers_without_sql(make_app):
     app = make_app()
     with app.app_context():
         slot = make_slots(make_hub(), 1)[0]
-        statements = []
-        listen = lambda *args: statements.append(args[2])  # noqa: E731
-        event.listen(db.engine, "before_cursor_execute", listen)
         client = app.test_client()
-        assert listed(client, slot)
-        first = len(statements)
-        assert listed(client, slot) and listed(client, slot)
-        event.remove(db.engine, "before_cursor_execute", listen)
+        with recorded_statements(db.engine) as statements:
+            assert listed(client, slot)
+            first = len(statements)
+            assert listed(client, slot) and listed(client, slot)
     assert first >= 1 and len(statements) == first
 
 

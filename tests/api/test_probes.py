@@ -29,14 +29,11 @@ def test_ready_stays_200_without_redis(make_app):
 
 
 def test_live_touches_no_database(make_app):
-    from sqlalchemy import event
-
     from app.extensions import db
+    from tests.support.sql import recorded_statements
 
     app = make_app()
-    statements = []
-    with app.app_context():
-        event.listen(db.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    with app.app_context(), recorded_statements(db.engine) as statements:
         assert app.test_client().get("/health/live").status_code == 200
         assert statements == []
         assert app.test_client().get("/health/ready").status_code == 200

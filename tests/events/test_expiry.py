@@ -15,6 +15,7 @@ from tests.conftest import service_env
 from tests.support import stores
 from tests.support.factories import hold, make_hub, make_slots
 from tests.support.server import start_worker
+from tests.support.sql import on_statements
 
 
 def hold_all(slots):
@@ -115,7 +116,6 @@ def test_late_or_duplicate_notification_is_harmless(broker_app):
 
 def test_several_listeners_do_the_work_of_one(broker_app, queue, run_worker):
     """Every listener hears every expiry; one claims it, the others stay off the database."""
-    from sqlalchemy import event
 
     app = broker_app(SLOT_LOCK_SECONDS="1", SWEEP_INTERVAL_SECONDS="3600")
     with app.app_context():
@@ -126,11 +126,8 @@ def test_several_listeners_do_the_work_of_one(broker_app, queue, run_worker):
     for _ in range(3):
         run_worker(app)
     time.sleep(0.5)
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with on_statements(engine, count):
         with app.app_context():
             bookings = hold_all(slots)
         assert_expired_once_each(queue.collect(20, timeout=10), bookings)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert len(claims) <= 2 * len(bookings), len(claims)

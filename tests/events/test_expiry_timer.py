@@ -5,7 +5,7 @@ import threading
 import time
 from collections import Counter
 
-from sqlalchemy import event, func, select, text
+from sqlalchemy import func, select, text
 
 from app.extensions import db
 from app.models import Booking, OutboxEvent, Slot
@@ -14,6 +14,7 @@ from app.services.expiry import TimerRound, expire_due_holds, expire_on_time
 from app.worker import loops
 from tests.events.test_expiry import assert_expired_once_each, hold_all
 from tests.support.factories import hold, make_hub, make_slots
+from tests.support.sql import on_statements
 
 
 def outbox_types() -> Counter:
@@ -88,15 +89,12 @@ def test_timer_ends_a_burst_in_batches_and_the_relay_publishes_at_once(broker_ap
 
     run_worker(app)
     time.sleep(0.3)
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with on_statements(engine, count):
         with app.app_context():
             bookings = hold_all(slots)
             last_deadline = max(b.hold_expires_at for b in bookings).timestamp()
         received = queue.collect(600, timeout=20)
         arrived = time.time()
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert_expired_once_each(received, bookings)
     assert set(booking_updates) == {"calendar-expiry-timer"}
     assert len(booking_updates) < len(bookings) / 3  # batches, not a transaction per hold

@@ -8,7 +8,6 @@ from datetime import datetime, timezone
 import psycopg2
 import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy import event
 
 from app.errors import SlotUnavailable
 from app.extensions import db
@@ -17,6 +16,7 @@ from app.services.bookings import cancel_booking
 from app.services.gate_reconcile import gate_report, reconcile_gate
 from app.worker.loops import DutyCycle
 from tests.support.factories import hold, make_hub, make_slots
+from tests.support.sql import recorded_statements
 
 LOCK_MS = 900_000  # SLOT_LOCK_SECONDS' default, as the app under test uses it
 
@@ -55,14 +55,8 @@ def test_keys_of_active_holds_stay_and_their_conflicts_need_no_sql(ctx, slots, r
 
     assert (result.scanned, result.stale_found, result.retimed) == (3, 0, 0)
     assert {b.slot_id: redis_client.get(slot_gate().key(b.slot_id)) for b in bookings} == before
-    statements = []
-    listener = lambda *args: statements.append(args[2])  # noqa: E731
-    event.listen(db.engine, "before_cursor_execute", listener)
-    try:
-        with pytest.raises(SlotUnavailable):
-            hold(slots[0])
-    finally:
-        event.remove(db.engine, "before_cursor_execute", listener)
+    with recorded_statements(db.engine) as statements, pytest.raises(SlotUnavailable):
+        hold(slots[0])
     assert statements == []
 
 

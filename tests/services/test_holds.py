@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.errors import CandidateHoldLimit, InvalidRequest, NotFound, SlotUnavailable
@@ -14,6 +14,7 @@ from app.extensions import db
 from app.locking import slot_gate
 from app.models import Booking, OutboxEvent, Slot
 from tests.support.factories import hold, make_hub, make_slots
+from tests.support.sql import recorded_statements
 
 
 @pytest.fixture
@@ -39,14 +40,8 @@ def test_hold_locks_slot_mirrors_redis_and_records_events(ctx, slots, redis_clie
 
 def test_conflict_is_answered_by_redis_without_touching_postgres(ctx, slots):
     hold(slots[0])
-    statements = []
-    listener = lambda *args: statements.append(args[2])  # noqa: E731
-    event.listen(db.engine, "before_cursor_execute", listener)
-    try:
-        with pytest.raises(SlotUnavailable):
-            hold(slots[0])
-    finally:
-        event.remove(db.engine, "before_cursor_execute", listener)
+    with recorded_statements(db.engine) as statements, pytest.raises(SlotUnavailable):
+        hold(slots[0])
     assert statements == []
 
 
