@@ -1,6 +1,8 @@
 """What the outbox holds, read through an app's session (for drills that count events)."""
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import func, select
 
 from app.extensions import db
@@ -14,6 +16,13 @@ def unpublished(app) -> int:
                                   .where(OutboxEvent.published_at.is_(None)))
         db.session.remove()
     return count
+
+
+def wait_until_published(app, timeout: float = 30.0) -> None:
+    """Return once the relay has published every event written so far, or after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while unpublished(app) and time.monotonic() < deadline:
+        time.sleep(0.2)
 
 
 def outbox_ids(app) -> dict[str, int]:
