@@ -18,7 +18,7 @@ from tests.support import stores
 from tests.support.amqp import EventQueue
 from tests.support.factories import make_hub, make_slots
 from tests.support.load import Load
-from tests.support.outbox import outbox_ids, unpublished, wait_until_published
+from tests.support.outbox import published_and_received, unpublished
 from tests.support.server import start_worker
 
 pytestmark = [pytest.mark.drill, pytest.mark.e2e]
@@ -51,9 +51,7 @@ def test_holds_stay_fast_while_the_broker_blocks_and_every_event_arrives_after(
         alarm_to = time.time()
         time.sleep(1.5)
         load.stop()
-        wait_until_published(app)
-        expected = outbox_ids(app)
-        received = queue.collect(len(expected), timeout=30)
+        expected, received = published_and_received(app, queue)
     finally:
         load.stop()
         rabbit_alarm.clear()

@@ -20,7 +20,7 @@ from tests.support import stores
 from tests.support.amqp import EventQueue
 from tests.support.factories import make_hub, make_slots
 from tests.support.load import Load
-from tests.support.outbox import outbox_ids, unpublished, wait_until_published
+from tests.support.outbox import published_and_received, unpublished
 from tests.support.server import start_worker
 
 pytestmark = [pytest.mark.drill, pytest.mark.e2e]
@@ -60,9 +60,7 @@ def test_worker_sigkilled_mid_relay_four_times_loses_nothing(
         workers.append(survivor)
         time.sleep(2.0)
         load.stop()
-        wait_until_published(app)
-        expected = outbox_ids(app)
-        received = queue.collect(len(expected), timeout=30)
+        expected, received = published_and_received(app, queue)
     finally:
         load.stop()
         for worker in workers:

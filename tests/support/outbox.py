@@ -18,11 +18,14 @@ def unpublished(app) -> int:
     return count
 
 
-def wait_until_published(app, timeout: float = 30.0) -> None:
-    """Return once the relay has published every event written so far, or after `timeout`."""
+def published_and_received(app, queue, timeout: float = 30.0) -> tuple[dict[str, int], list]:
+    """Once the relay has published every event written so far (or after `timeout`): those
+    events (id -> sequence), and what `queue` received of them (within `timeout` more)."""
     deadline = time.monotonic() + timeout
     while unpublished(app) and time.monotonic() < deadline:
         time.sleep(0.2)
+    expected = outbox_ids(app)
+    return expected, queue.collect(len(expected), timeout=timeout)
 
 
 def outbox_ids(app) -> dict[str, int]:
