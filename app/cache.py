@@ -79,8 +79,8 @@ class ListingCache:
     it has stored listings of through `HubChanges` (a message that Redis
     sends before it answers the writer, read from the socket with no round
     trip); until then, and whenever that subscription cannot be trusted, the
-    version is read from Redis, one round trip per listing. Either way a listing reflects every such
-    change that was answered before it was asked. Time alone also changes a
+    version is read from Redis, one round trip per listing. Either way a
+    listing reflects every such change that was answered before it was asked. Time alone also changes a
     listing (holds that run out, slots that start; expiry does not publish):
     that is seen within LISTING_CACHE_SECONDS (default 1 s), which is also
     the bound for everything when Redis is away or a message is lost. A slot
@@ -103,7 +103,8 @@ class ListingCache:
         changes = self._hub_changes(gate)
         version = changes.token(hub_id) if changes is not None and gate.usable else None
         if version is None:
-            metrics.listing_version_read()
+            if gate.usable:  # a round trip; without Redis the bound is time alone
+                metrics.listing_version_read()
             token = gate.hub_version(hub_id)
             version = None if token is None else "r" + token
         return self.entries.get(hub_id, (query, version)), version

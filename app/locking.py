@@ -94,7 +94,7 @@ class SlotGate:
     @property
     def usable(self) -> bool:
         """Configured, and not inside the pause that follows a Redis failure."""
-        return self._usable()
+        return self.client is not None and time.monotonic() >= self._down_until
 
     def key(self, slot_id: UUID | str) -> str:
         return f"{self.prefix}slot-lock:{slot_id}"
@@ -113,7 +113,7 @@ class SlotGate:
         `alongside` may queue more commands (the hold's rate-limit counters)
         to go in the same round trip; their results come back in the claim.
         """
-        if not self._usable():
+        if not self.usable:
             return Claim(True, None)
         token = f"{secrets.token_hex(16)}.{tag}"
         extra = None
@@ -155,7 +155,7 @@ class SlotGate:
         first reader sets a fresh one, so no cached listing made under an
         earlier token can ever match again.
         """
-        if not self._usable():
+        if not self.usable:
             return None
         fresh = secrets.token_hex(8)
         try:
@@ -210,9 +210,6 @@ class SlotGate:
             getattr(self, script)(keys=[self.key(slot_id)], args=[token, *args])
         except REDIS_ERRORS as exc:
             self._mark_down(exc)
-
-    def _usable(self) -> bool:
-        return self.client is not None and time.monotonic() >= self._down_until
 
     def _mark_down(self, exc: Exception) -> None:
         with self._mutex:

@@ -250,3 +250,16 @@ def test_listings_stay_quick_while_redis_is_silent(make_app):
         assert time.monotonic() - started < 2.0
     finally:
         proxy.close()
+
+
+def test_without_redis_no_listing_counts_as_a_version_read(make_app):
+    # The alert on version reads must not fire where Redis is simply not used.
+    app = make_app(REDIS_URL="")
+    client = app.test_client()
+    with app.app_context():
+        slot = make_slots(make_hub(), 1)[0]
+    reads = counted("calendar_listing_version_reads_total")
+
+    assert listed(client, slot) and listed(client, slot)
+
+    assert counted("calendar_listing_version_reads_total") == reads
