@@ -24,7 +24,7 @@ accesslog = "-"
 errorlog = "-"
 # JSON lines (LOG_FORMAT=text for humans); one access line per request with
 # request_id, method, path (no query string, never a body), status, duration_ms.
-logger_class = "app.logs.GunicornLogger"
+logger_class = "app.observability.logs.GunicornLogger"
 
 
 def on_starting(server):

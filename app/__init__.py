@@ -1,7 +1,7 @@
 """The Calendar service: hub time slots, 15-minute holds, bookings, events.
 
 `create_app` is the only entry point; it registers extensions, blueprints,
-error handlers and CLI commands and opens no connection.
+error handlers, request guards and CLI commands, and opens no connection.
 """
 from __future__ import annotations
 
@@ -11,22 +11,20 @@ from typing import Mapping
 
 from flask import Flask
 
-from app import cache, cli, locking, metrics, ratelimits, request_guards
+from app import cli, gate, listings
 from app.api import register_blueprints
 from app.api.docs import ASSETS_URL as SWAGGER_UI_ASSETS_URL
 from app.api.openapi import ErrorResponsesPlugin, ErrorSchema
 from app.config import Settings
-from app.db_setup import (
-    configure_database,
-    discard_closed_connections,
-    end_request_sessions_quietly,
-    ping_idle_connections,
-    sqlite_engine_events,
-)
-from app.errors import register_errorhandlers
+from app.db import uow
+from app.db.engine import init_engine
+from app.events.feed import outbox_backlog_for_scrape
 from app.extensions import api, db, migrate
-from app.json import OrjsonProvider
-from app.logs import configure_logging
+from app.http import guards, ratelimits
+from app.http.errors import register_errorhandlers
+from app.http.json import OrjsonProvider
+from app.observability import exposition, metrics
+from app.observability.logs import configure_logging
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +36,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     settings = Settings.from_env({**os.environ, **(config or {})})
     app.config.update(settings.as_flask_config())
     configure_logging(app)
-    metrics.init_app(app)
+    exposition.init_app(app, read_backlog=outbox_backlog_for_scrape)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -50,16 +48,8 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    """Bind db, migrations, the OpenAPI Api and the Redis slot gate to `app`."""
-    configure_database(app)
-    db.init_app(app)
-    end_request_sessions_quietly(app)
-    with app.app_context():
-        if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-            sqlite_engine_events(db.engine)
-        else:
-            discard_closed_connections(db.engine)  # first: a poll, no round trip
-            ping_idle_connections(db.engine)
+    """Bind the database, migrations, the OpenAPI Api, the Redis gate and the listing cache to `app`."""
+    init_engine(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     app.config.update(
         API_TITLE="ITADIAS Calendar service", API_VERSION="v1", OPENAPI_VERSION="3.0.3",
@@ -70,11 +60,12 @@ def register_extensions(app: Flask) -> None:
     api.ERROR_SCHEMA = ErrorSchema  # our error shape, with `error` on 409
     api.DEFAULT_ERROR_RESPONSE_NAME = None  # each error status is listed instead (ErrorResponsesPlugin)
     api.init_app(app, spec_kwargs={"extra_plugins": [ErrorResponsesPlugin()]})
-    locking.init_app(app)
-    cache.init_app(app)
+    gate.init_app(app)
+    listings.init_app(app)  # drops a hub's cached listings after each commit that changes it
+    uow.on_commit(app, metrics.count_committed)  # counts what committed, whoever committed it
 
 
 def register_request_guards(app: Flask) -> None:
     """Body size and type first (headers only), then rate limits (which may read the body)."""
-    request_guards.init_app(app)
+    guards.init_app(app)
     ratelimits.init_app(app)

@@ -17,8 +17,9 @@ from flask.cli import with_appcontext
 from marshmallow import ValidationError, fields
 
 from app.errors import NotFound
+from app.ops import demo
 from app.schemas.hub import WEEKDAYS, HubCreateSchema
-from app.services import demo, hubs, schedule
+from app.services import hubs, schedule
 
 
 class HubSeedSchema(HubCreateSchema):

@@ -1,8 +1,9 @@
 """Every setting of the service, read from the environment in one place.
 
 `Settings.from_env()` is called by the app factory; nothing here opens a
-connection. Production (`APP_ENV=production`) refuses to start without keys or
-with the embedded SQLite database.
+connection. DATABASE_URL must name a PostgreSQL database (scripts/run starts an
+embedded one when it is unset); production (`APP_ENV=production`) also
+refuses to start without keys.
 """
 from __future__ import annotations
 
@@ -59,6 +60,7 @@ def _optional(env: Mapping[str, str], name: str) -> str | None:
 
 
 _OFF = ("off", "none", "0")
+POSTGRES_SCHEMES = ("postgresql://", "postgresql+psycopg2://", "postgres://")
 
 
 def _rate(env: Mapping[str, str], name: str, default: str | None) -> str | None:
@@ -148,13 +150,15 @@ class Settings:
         return bool(self.API_KEYS or self.ADMIN_API_KEYS)
 
     def check(self) -> None:
-        """Fail fast on settings that would make production unsafe."""
+        """Fail fast on a database that is not PostgreSQL, and on what would make production unsafe."""
+        if self.DATABASE_URL and not self.DATABASE_URL.startswith(POSTGRES_SCHEMES):
+            raise ConfigError("DATABASE_URL must be a PostgreSQL URL (postgresql://...)")
         if not self.is_production:
             return
         if not self.API_KEYS or not self.ADMIN_API_KEYS:
             raise ConfigError("APP_ENV=production requires API_KEYS and ADMIN_API_KEYS")
-        if not self.DATABASE_URL or self.DATABASE_URL.startswith("sqlite"):
-            raise ConfigError("APP_ENV=production requires a PostgreSQL DATABASE_URL")
+        if not self.DATABASE_URL:
+            raise ConfigError("APP_ENV=production requires DATABASE_URL")
 
     def as_flask_config(self) -> dict[str, Any]:
         """The settings as Flask config keys."""

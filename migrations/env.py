@@ -1,8 +1,7 @@
-"""Alembic environment for the Calendar service (PostgreSQL and SQLite).
+"""Alembic environment for the Calendar service.
 
-On PostgreSQL everything, Alembic's own version table included, lives in the
-`calendar` schema, created here if missing. On SQLite the engine's
-schema_translate_map drops the schema name.
+Everything, Alembic's own version table included, lives in the `calendar`
+schema, created here if missing.
 """
 import logging
 from logging.config import fileConfig
@@ -30,15 +29,12 @@ def _skip_empty(context_, revision, directives):
 
 
 def run_migrations_online() -> None:
-    postgres = engine.dialect.name == "postgresql"
     with engine.connect() as connection:
-        if postgres:
-            connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
-            connection.commit()
+        connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
+        connection.commit()
         options = {**current_app.extensions["migrate"].configure_args,
-                   "include_schemas": postgres,
-                   "version_table_schema": SCHEMA if postgres else None,
-                   "render_as_batch": not postgres,
+                   "include_schemas": True,
+                   "version_table_schema": SCHEMA,
                    "process_revision_directives": _skip_empty}
         context.configure(connection=connection, target_metadata=db.metadata, **options)
         with context.begin_transaction():

@@ -96,7 +96,7 @@ def make_app(pg_url):
 
     yield _make
     for app in built:
-        app.extensions["calendar.listings"].close()
+        app.extensions["calendar.gate"].close()
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
@@ -131,7 +131,7 @@ def gunicorn_server(pg_url, tmp_path_factory):
 @pytest.fixture
 def live_service(gunicorn_server, make_app):
     """The running service with the demo hub seeded (for client contract tests)."""
-    from app.services.demo import DEMO_HUB_ID, seed_demo
+    from app.ops.demo import DEMO_HUB_ID, seed_demo
 
     with make_app().app_context():
         seed_demo()

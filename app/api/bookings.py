@@ -6,8 +6,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app.api.idempotency import idempotent
-from app.auth import requires_client
-from app.ratelimits import hold_budget
+from app.http.auth import requires_client
+from app.http.ratelimits import hold_budget
 from app.schemas.booking import BookingCreateSchema, BookingSchema
 from app.services.bookings import cancel_booking, confirm_booking, get_booking
 from app.services.holds import HoldRequest, hold_slot

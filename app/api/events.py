@@ -2,9 +2,9 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.auth import requires_client
+from app.events.feed import read_events
+from app.http.auth import requires_client
 from app.schemas.event import EventFeedQuerySchema, EventFeedSchema
-from app.services.events_feed import read_events
 
 blp = Blueprint("events", __name__, url_prefix="/api/v1/events", description="Event feed")
 

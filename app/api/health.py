@@ -3,7 +3,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from app.services.health import check_health
+from app.ops.health import check_health
 
 blp = Blueprint("health", __name__, description="Liveness and dependencies")
 

@@ -4,7 +4,7 @@ from uuid import UUID
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.auth import requires_admin
+from app.http.auth import requires_admin
 from app.schemas.hub import HubCreateSchema, HubSchema, SlotsCreatedSchema, SlotsCreateSchema
 from app.services.hubs import add_slots, create_hub, get_hub, list_hubs
 

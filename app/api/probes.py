@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from app.api.openapi import DEPENDENCY_FREE
-from app.services.health import check_ready
+from app.ops.health import check_ready
 
 blp = Blueprint("probes", __name__, description="Liveness and readiness probes")
 

@@ -1,4 +1,4 @@
-"""The free slots of a hub on a local date (public, cached: see `app.cache.ListingCache`)."""
+"""The free slots of a hub on a local date (public, cached: see `app.listings.ListingCache`)."""
 from functools import wraps
 from uuid import UUID
 
@@ -6,7 +6,7 @@ from flask import Response, current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.cache import listing_cache
+from app.listings import listing_cache
 from app.schemas.hub import SlotDayQuerySchema, SlotDaySchema
 from app.services.hubs import list_free_slots
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app import metrics
+from app.db import uow
 from app.models import Booking, OutboxEvent
 
 EVENT_TYPES: dict[str, str] = {
@@ -54,7 +54,7 @@ def record_event(session: Session, event_type: str, data: dict[str, Any],
     row = OutboxEvent(id=uuid.uuid4(), type=event_type, routing_key=EVENT_TYPES[event_type],
                       payload=data, occurred_at=occurred_at)
     session.add(row)
-    metrics.event_recorded(session, event_type)  # counted if the transaction commits
+    uow.event_recorded(session, event_type)  # counted if the transaction commits
     return row
 
 

@@ -1,7 +1,7 @@
 """The outbox relay: stamp a feed order on committed events, then publish them.
 
 Two short transactions per round, each run by one relay at a time across all
-processes (one PostgreSQL advisory lock each; SQLite serialises writers):
+processes (one PostgreSQL advisory lock each, `app.db.locks`):
 
 1. sequence: committed rows without `sequence` get the next numbers, in
    insertion order. Independent of the broker, so the event feed keeps
@@ -23,14 +23,13 @@ import logging
 
 from sqlalchemy import func, select, text, update
 
+from app.db import locks
+from app.db.clock import db_now
+from app.db.uow import unit_of_work
 from app.events.publishers import Publisher, PublishError
 from app.models import OutboxEvent
-from app.uow import db_now, is_postgres, unit_of_work
 
 log = logging.getLogger(__name__)
-# Advisory lock keys (class, id); the class is ours alone ("CAM").
-_SEQUENCER_LOCK = (0x43414D, 1)
-_PUBLISHER_LOCK = (0x43414D, 2)
 # A batch is written to the broker at once and its confirms awaited together.
 # Larger batches amortise the wait and the UPDATE (here: 100 -> 5,600 events/s,
 # 1,000 -> 9,500), but a failure mid-batch (a kill between the confirms and the
@@ -43,27 +42,18 @@ _PUBLISHED_COLUMNS = (OutboxEvent.row_id, OutboxEvent.sequence, OutboxEvent.id, 
                       OutboxEvent.routing_key, OutboxEvent.payload, OutboxEvent.occurred_at)
 
 
-def _lead(session, lock: tuple[int, int]) -> bool:
-    """Become the only sequencer/publisher for this transaction (always true on SQLite)."""
-    if not is_postgres(session):
-        return True
-    return bool(session.scalar(text("SELECT pg_try_advisory_xact_lock(:a, :b)"),
-                               {"a": lock[0], "b": lock[1]}))
-
-
 def sequence_pending(batch: int = SEQUENCE_BATCH) -> int:
     """Give committed, unsequenced events their feed order; return how many."""
     with unit_of_work() as session:
-        if not _lead(session, _SEQUENCER_LOCK):
+        if not locks.try_lead(session, locks.SEQUENCER):
             return 0
-        if is_postgres(session):
-            # Stamping leaves each row's old version (sequence NULL) in the partial index
-            # until vacuum. A bitmap or sequential scan visits all of them in the heap every
-            # round (14 ms a round at 86,000 stamped rows, growing until autovacuum comes);
-            # an index scan in row_id order marks them dead on first sight and steps over
-            # them after (0.2 ms).
-            session.execute(text("SELECT set_config('enable_bitmapscan', 'off', true), "
-                                 "set_config('enable_seqscan', 'off', true)"))
+        # Stamping leaves each row's old version (sequence NULL) in the partial index
+        # until vacuum. A bitmap or sequential scan visits all of them in the heap every
+        # round (14 ms a round at 86,000 stamped rows, growing until autovacuum comes);
+        # an index scan in row_id order marks them dead on first sight and steps over
+        # them after (0.2 ms).
+        session.execute(text("SELECT set_config('enable_bitmapscan', 'off', true), "
+                             "set_config('enable_seqscan', 'off', true)"))
         last = session.scalar(select(func.coalesce(func.max(OutboxEvent.sequence), 0)))
         # One statement numbers the whole batch: last + 1, last + 2, ... in row_id order.
         pending = (select(OutboxEvent.row_id).where(OutboxEvent.sequence.is_(None))
@@ -85,7 +75,7 @@ def publish_pending(publisher: Publisher, batch: int = PUBLISH_BATCH) -> int:
     and re-raises so the caller can reconnect; the rest is published again.
     """
     with unit_of_work() as session:
-        if not _lead(session, _PUBLISHER_LOCK):
+        if not locks.try_lead(session, locks.PUBLISHER):
             return 0
         rows = session.execute(select(*_PUBLISHED_COLUMNS)
                                .where(OutboxEvent.sequence.is_not(None),

@@ -28,13 +28,13 @@ class Booking(db.Model):
     __table_args__ = (
         CheckConstraint(f"status IN {BOOKING_STATUSES!r}", name="status"),
         Index("uq_bookings_active_slot", "slot_id", unique=True,
-              postgresql_where=_ACTIVE, sqlite_where=_ACTIVE),
+              postgresql_where=_ACTIVE),
         # The hold cap's question: how many unexpired holds has this candidate?
         Index("ix_bookings_pending_candidate", "candidate_id", "hold_expires_at",
-              postgresql_where=_PENDING, sqlite_where=_PENDING),
+              postgresql_where=_PENDING),
         # The sweeper's question: which holds have run out?
         Index("ix_bookings_pending_expiry", "hold_expires_at",
-              postgresql_where=_PENDING, sqlite_where=_PENDING),
+              postgresql_where=_PENDING),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

@@ -10,9 +10,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.extensions import db
 from app.models.types import UTCDateTime
 
-# SQLite only auto-increments an INTEGER PRIMARY KEY, not a BIGINT one.
-_BigId = BigInteger().with_variant(Integer(), "sqlite")
-
 
 class OutboxEvent(db.Model):
     """An event written in the same transaction as the change it reports.
@@ -27,14 +24,12 @@ class OutboxEvent(db.Model):
     __tablename__ = "outbox_events"
     __table_args__ = (
         Index("ix_outbox_events_unsequenced", "row_id",
-              postgresql_where=db.text("sequence IS NULL"),
-              sqlite_where=db.text("sequence IS NULL")),
+              postgresql_where=db.text("sequence IS NULL")),
         Index("ix_outbox_events_unpublished", "sequence",
-              postgresql_where=db.text("published_at IS NULL"),
-              sqlite_where=db.text("published_at IS NULL")),
+              postgresql_where=db.text("published_at IS NULL")),
     )
 
-    row_id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    row_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     sequence: Mapped[int | None] = mapped_column(BigInteger, unique=True, nullable=True)
     id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True, default=uuid.uuid4)
     type: Mapped[str] = mapped_column(String(64))

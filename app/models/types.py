@@ -10,9 +10,8 @@ from sqlalchemy.types import TypeDecorator
 class UTCDateTime(TypeDecorator):
     """A timestamp that is always timezone-aware UTC in Python.
 
-    PostgreSQL stores `timestamptz`; SQLite has no time zones, so values are
-    stored as naive UTC text and given their UTC offset back on the way out.
-    Naive datetimes are refused on the way in: they are a bug, not an input.
+    PostgreSQL stores `timestamptz`. Naive datetimes are refused on the way
+    in: they are a bug, not an input.
     """
 
     impl = DateTime(timezone=True)
@@ -23,8 +22,7 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(timezone.utc)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        return value.astimezone(timezone.utc)
 
     def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
         if value is None:

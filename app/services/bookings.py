@@ -12,16 +12,16 @@ from sqlalchemy import and_, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.cache import listing_cache
+from app.db.clock import db_now
+from app.db.uow import hub_changed, unit_of_work
 from app.errors import HoldExpired, InvalidState, NotFound
 from app.events import booking_event_data, record_event
 from app.extensions import db
-from app.locking import slot_gate
+from app.gate import slot_gate
 from app.models import Booking, Slot
 from app.schemas.booking import render_booking
 from app.services import idempotency
 from app.services.expiry import expire_hold
-from app.uow import db_now, unit_of_work
 
 
 def get_booking(booking_id: UUID) -> Booking:
@@ -72,7 +72,6 @@ def _transition(booking_id: UUID, call, step) -> Booking:
         raise HoldExpired()
     if token is not None:
         slot_gate().release(booking.slot_id, token)
-    listing_cache().changed(booking.slot.hub_id)
     return booking
 
 
@@ -88,6 +87,7 @@ def _attempt(booking_id: UUID, call, step) -> tuple[Booking, str | None, bool]:
             expire_hold(session, booking, now)
             return booking, None, True
         step(session, booking, now)
+        hub_changed(session, booking.slot.hub_id)
         idempotency.remember(session, call, 200, render_booking(booking))
     return booking, token, False
 

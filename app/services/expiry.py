@@ -1,8 +1,8 @@
 """Ending holds whose time has run out.
 
 Every path that ends a hold goes through `_end_holds`: the lazy expiry of
-reads, confirm and cancel, the next hold on the same slot (on PostgreSQL the
-stored `calendar.hold_slot` of migration 0003 takes the same steps in SQL),
+reads, confirm and cancel, the next hold on the same slot (the stored
+`calendar.hold_slot`, app/services/hold_slot.sql, takes the same steps in SQL),
 the worker's expiry timer and its sweeper. Each step is a conditional UPDATE (still
 pending, still the same fence, time really up), so duplicates and late
 notifications change nothing and emit nothing.
@@ -18,16 +18,14 @@ from datetime import datetime
 from typing import Sequence
 from uuid import UUID
 
-from sqlalchemy import func, select, text, tuple_, update
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.orm import Session, contains_eager
 
-from app import metrics
+from app.db import locks
+from app.db.clock import db_now
+from app.db.uow import expiry_path, unit_of_work
 from app.events import booking_event_data, record_event
 from app.models import Booking, Slot
-from app.uow import db_now, is_postgres, unit_of_work
-
-# One expiry timer at a time across workers (advisory lock class "CAM", as the relay's).
-_TIMER_LOCK = (0x43414D, 3)
 
 
 def _end_holds(session: Session, bookings: Sequence[Booking], now: datetime,
@@ -100,8 +98,7 @@ def _expire_due(session: Session, now: datetime, batch: int, slot_id: UUID | Non
              .order_by(Booking.hold_expires_at).limit(batch))
     if slot_id is not None:
         query = query.where(Booking.slot_id == slot_id)
-    if is_postgres(session):
-        query = query.with_for_update(of=Slot, skip_locked=True)
+    query = query.with_for_update(of=Slot, skip_locked=True)
     due = session.scalars(query.execution_options(populate_existing=True)).unique().all()
     return expire_holds(session, due, now)
 
@@ -109,7 +106,7 @@ def _expire_due(session: Session, now: datetime, batch: int, slot_id: UUID | Non
 def expire_due_holds(slot_id: UUID | None = None, batch: int = 1000) -> int:
     """Expire holds that have run out (all, or one slot's), up to `batch`; return how many."""
     with unit_of_work() as session:
-        metrics.expiry_path(session, "notification" if slot_id is not None else "sweeper")
+        expiry_path(session, "notification" if slot_id is not None else "sweeper")
         return _expire_due(session, db_now(session), batch, slot_id)
 
 
@@ -131,11 +128,9 @@ def expire_on_time(batch: int = 1000) -> TimerRound:
     advisory lock, released if its worker dies); the others only wait.
     """
     with unit_of_work() as session:
-        if is_postgres(session) and not session.scalar(
-                text("SELECT pg_try_advisory_xact_lock(:a, :b)"),
-                {"a": _TIMER_LOCK[0], "b": _TIMER_LOCK[1]}):
+        if not locks.try_lead(session, locks.EXPIRY_TIMER):
             return TimerRound(0, None, led=False)
-        metrics.expiry_path(session, "timer")
+        expiry_path(session, "timer")
         now = db_now(session)
         expired = 0
         earliest = _earliest_pending(session)

@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from app.cache import listing_cache
+from app.db.clock import sql_now
+from app.db.uow import autocommit_connection, hub_changed, unit_of_work
 from app.errors import DuplicateHub, NotFound, SlotOverlap
 from app.extensions import db
 from app.models import Hub, Slot
-from app.uow import autocommit_connection, sql_now, unit_of_work
 
 
 @dataclass(frozen=True)
@@ -88,9 +88,8 @@ def upsert_hubs(rows: list[dict[str, Any]]) -> list[tuple[Hub, bool]]:
             for field, value in data.items():
                 setattr(hub, field, value)
             session.flush()
+            hub_changed(session, hub.id)  # its time zone, schedule or active flag may have changed
             results.append((hub, created))
-    for hub, _created in results:
-        listing_cache().changed(hub.id)  # its time zone, schedule or active flag may have changed
     return results
 
 
@@ -114,7 +113,7 @@ def add_slots(hub_id: UUID, slots: Iterable[dict[str, Any]]) -> list[Slot]:
                         lane=s["lane"], status="available") for s in slots]
         session.add_all(created)
         session.flush()
-    listing_cache().changed(hub_id)
+        hub_changed(session, hub_id)
     return created
 
 
@@ -139,7 +138,7 @@ def list_free_slots(hub_id: UUID, day: date) -> SlotDay:
         if not hub.active:
             return SlotDay(hub_id=hub.id, date=day, timezone=hub.timezone, slots=[])
         start, end = local_day_bounds(day, ZoneInfo(hub.timezone))
-        now = sql_now(connection)
+        now = sql_now()
         rows = connection.execute(
             select(Slot.id, Slot.hub_id, Slot.starts_at, Slot.ends_at)
             .where(Slot.hub_id == hub_id, Slot.starts_at >= start, Slot.starts_at < end,

@@ -13,11 +13,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from app.cache import listing_cache
+from app.db.uow import hub_changed, unit_of_work
 from app.models import Hub, Slot
 from app.schemas.hub import WEEKDAYS
 from app.services.hubs import local_day_bounds
-from app.uow import unit_of_work
 
 Interval = tuple[datetime, datetime, int]
 
@@ -71,9 +70,9 @@ def generate_slots(hub: Hub, first_day: date, days: int,
             fresh = [c for c in slots_for_day(hub.schedule, tz, day) if not _overlaps(c, taken)]
             session.add_all(Slot(hub_id=hub.id, starts_at=s, ends_at=e, lane=lane, status="available")
                             for s, e, lane in fresh)
+            if fresh:
+                hub_changed(session, hub.id)
         created += len(fresh)
-        if fresh:
-            listing_cache().changed(hub.id)
         if on_day is not None:
             on_day(day, len(fresh))
     return created

@@ -2,9 +2,11 @@
 
 `flask --app wsgi worker` runs them in one process until SIGTERM/SIGINT;
 `start_in_background(app)` runs the same loops beside a web server (the
-embedded default of scripts/run). `--no-listener` (listen=False) leaves the
-sweeper alone to end holds: no expiry timer, no Redis listener. As before,
-the fast path runs beside a Redis gate; without Redis the sweeper ends holds.
+embedded default of scripts/run). The expiry timer reads deadlines from
+PostgreSQL, so it runs in every configuration and holds end on time with or
+without Redis; with Redis, the expiry listener also wakes it as lock keys run
+out. `--no-listener` (listen=False) leaves the sweeper alone to end holds: no
+expiry timer, no Redis listener.
 
 Several workers may run against the same stores: the relay and the expiry
 timer lead one at a time, the sweeper skips locked rows, and every expiry
@@ -19,9 +21,9 @@ import time
 
 from flask import Flask
 
-from app import metrics
-from app.locking import slot_gate
-from app.worker.expiry_listener import ExpiryListener
+from app.gate import slot_gate
+from app.gate.expiry_notifications import ExpiryListener
+from app.observability.exposition import serve_worker_metrics
 from app.worker.loops import expiry_timer_loop, relay_loop, sweeper_loop
 
 log = logging.getLogger(__name__)
@@ -45,9 +47,10 @@ class Worker:
                                             self.wake_relay))}
         with self.app.app_context():
             gate = slot_gate()
-        if self.listen and gate.configured:
+        if self.listen:
             loops["expiry-timer"] = (expiry_timer_loop, (self.app, self.stop_event, self.wake_timer,
                                                          self.wake_relay))
+        if self.listen and gate.configured:
             listener = ExpiryListener(gate, self.wake_timer.set, self.stop_event)
             loops["expiry-listener"] = (listener.run, ())
         for name, (target, args) in loops.items():
@@ -79,7 +82,7 @@ class Worker:
         signal.signal(signal.SIGTERM, _signalled)
         signal.signal(signal.SIGINT, _signalled)
         if self.app.config["METRICS_PORT"]:
-            metrics.serve_worker_metrics(self.app, self.app.config["METRICS_PORT"])
+            serve_worker_metrics(self.app, self.app.config["METRICS_PORT"])
         self.start()
         while not self.stop_event.wait(1.0):
             pass

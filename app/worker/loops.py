@@ -5,7 +5,7 @@
 - expiry timer: end holds at their `locked_until`, whatever Redis does;
 - sweeper: expire every hold past `locked_until`, every SWEEP_INTERVAL_SECONDS
   or at once when asked; purge old outbox rows and idempotency keys;
-- expiry listener: see `expiry_listener`.
+- expiry listener: see `app.gate.expiry_notifications`.
 
 Whoever records events (the timer, the sweeper) wakes the relay, so an
 expiry is published within milliseconds instead of the relay's next look.
@@ -18,13 +18,13 @@ import time
 
 from flask import Flask
 
-from app import metrics
 from app.events.publishers import Publisher, PublishError, make_publisher
 from app.events.relay import publish_pending, sequence_pending
 from app.extensions import db
-from app.services import maintenance
+from app.gate.reconcile import reconcile_gate
+from app.observability import metrics
+from app.ops import housekeeping
 from app.services.expiry import expire_due_holds, expire_on_time
-from app.services.gate_reconcile import reconcile_gate
 
 log = logging.getLogger(__name__)
 RELAY_IDLE_SECONDS = 0.2
@@ -155,8 +155,8 @@ def sweeper_loop(app: Flask, stop: threading.Event, wake: threading.Event,
                 if reconcile.due():
                     reconcile.run(reconcile_gate)  # free slots that a failed release left refused
                 if time.monotonic() - last_purge > PURGE_EVERY_SECONDS:
-                    maintenance.purge_published_events()
-                    maintenance.purge_idempotency_keys()
+                    housekeeping.purge_published_events()
+                    housekeeping.purge_idempotency_keys()
                     last_purge = time.monotonic()
             except Exception as exc:
                 log.warning("sweep failed: %s: %s", exc.__class__.__name__, exc)

@@ -47,7 +47,7 @@ def upgrade():
     )
     op.create_index(op.f('ix_idempotency_keys_created_at'), 'idempotency_keys', ['created_at'], unique=False, schema='calendar')
     op.create_table('outbox_events',
-    sa.Column('row_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('row_id', sa.BigInteger(), autoincrement=True, nullable=False),
     sa.Column('sequence', sa.BigInteger(), nullable=True),
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('type', sa.String(length=64), nullable=False),
@@ -62,8 +62,8 @@ def upgrade():
     sa.UniqueConstraint('sequence', name=op.f('uq_outbox_events_sequence')),
     schema='calendar'
     )
-    op.create_index('ix_outbox_events_unsequenced', 'outbox_events', ['row_id'], unique=False, schema='calendar', postgresql_where=sa.text('sequence IS NULL'), sqlite_where=sa.text('sequence IS NULL'))
-    op.create_index('ix_outbox_events_unpublished', 'outbox_events', ['sequence'], unique=False, schema='calendar', postgresql_where=sa.text('published_at IS NULL'), sqlite_where=sa.text('published_at IS NULL'))
+    op.create_index('ix_outbox_events_unsequenced', 'outbox_events', ['row_id'], unique=False, schema='calendar', postgresql_where=sa.text('sequence IS NULL'))
+    op.create_index('ix_outbox_events_unpublished', 'outbox_events', ['sequence'], unique=False, schema='calendar', postgresql_where=sa.text('published_at IS NULL'))
     op.create_table('slots',
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('hub_id', sa.Uuid(), nullable=False),
@@ -105,13 +105,13 @@ def upgrade():
     schema='calendar'
     )
     op.create_index('ix_bookings_candidate_status', 'bookings', ['candidate_id', 'status'], unique=False, schema='calendar')
-    op.create_index('uq_bookings_active_slot', 'bookings', ['slot_id'], unique=True, schema='calendar', postgresql_where=sa.text("status IN ('pending', 'confirmed')"), sqlite_where=sa.text("status IN ('pending', 'confirmed')"))
+    op.create_index('uq_bookings_active_slot', 'bookings', ['slot_id'], unique=True, schema='calendar', postgresql_where=sa.text("status IN ('pending', 'confirmed')"))
 
 
 
 def downgrade():
     
-    op.drop_index('uq_bookings_active_slot', table_name='bookings', schema='calendar', postgresql_where=sa.text("status IN ('pending', 'confirmed')"), sqlite_where=sa.text("status IN ('pending', 'confirmed')"))
+    op.drop_index('uq_bookings_active_slot', table_name='bookings', schema='calendar', postgresql_where=sa.text("status IN ('pending', 'confirmed')"))
     op.drop_index('ix_bookings_candidate_status', table_name='bookings', schema='calendar')
     op.drop_table('bookings', schema='calendar')
     op.drop_index('ix_slots_locked_until', table_name='slots', schema='calendar')

@@ -18,7 +18,7 @@ PENDING = sa.text("status = 'pending'")
 
 def upgrade():
     op.create_index('ix_bookings_pending_expiry', 'bookings', ['hold_expires_at'], unique=False,
-                    schema='calendar', postgresql_where=PENDING, sqlite_where=PENDING)
+                    schema='calendar', postgresql_where=PENDING)
 
 
 def downgrade():

@@ -1,149 +1,20 @@
 """a hold as one statement: calendar.hold_slot() and the JSON it writes; HOT slot updates
 
-PostgreSQL only (SQLite holds run the same rules through the ORM, see
-app/services/holds.py). One call does, in one transaction: replay an
-Idempotency-Key, serialise the candidate (advisory lock) and check the hold
-limit, take the slot with the conditional UPDATE that raises its fence,
-expire the hold it replaces, insert the pending booking, record its events
-in the outbox and remember the response.
-
-`calendar.booking_event_data` and `calendar.booking_body` are the SQL twins
-of `app.events.booking_event_data` and `app.schemas.booking.render_booking`;
-tests/services/test_hold_function.py proves they produce the same JSON.
+The functions live in app/services/hold_slot.sql, loaded here and again by
+every later migration that changes them (0005 gave the advisory lock's ids
+to the caller).
 
 Revision ID: 0003
 Revises: 0002
 """
 from alembic import op
 
+from app.db import sql
+
 revision = '0003'
 down_revision = '0002'
 branch_labels = None
 depends_on = None
-
-ISO_UTC = """
-CREATE OR REPLACE FUNCTION calendar.iso_utc(ts timestamptz) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  -- Python's datetime.isoformat() of a UTC instant: microseconds only when non-zero.
-  SELECT replace(to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '.000000', '') || '+00:00'
-$$;
-"""
-
-EVENT_DATA = """
-CREATE OR REPLACE FUNCTION calendar.booking_event_data(
-    b calendar.bookings, s calendar.slots, with_contact boolean, extra jsonb DEFAULT '{}')
-RETURNS jsonb LANGUAGE sql STABLE AS $$
-  SELECT jsonb_build_object(
-           'booking_id', b.id, 'slot_id', b.slot_id, 'hub_id', s.hub_id,
-           'candidate_id', b.candidate_id, 'status', b.status,
-           'locked_until', calendar.iso_utc(b.hold_expires_at),
-           'starts_at', calendar.iso_utc(s.starts_at), 'ends_at', calendar.iso_utc(s.ends_at))
-         || CASE WHEN with_contact THEN jsonb_build_object('contact_email', b.contact_email)
-                 ELSE '{}'::jsonb END
-         || extra
-$$;
-"""
-
-BODY = """
-CREATE OR REPLACE FUNCTION calendar.booking_body(b calendar.bookings, s calendar.slots)
-RETURNS jsonb LANGUAGE sql STABLE AS $$
-  SELECT jsonb_build_object(
-           'id', b.id, 'slot_id', b.slot_id, 'hub_id', s.hub_id, 'candidate_id', b.candidate_id,
-           'contact_email', b.contact_email, 'status', b.status,
-           'locked_until', CASE WHEN b.status = 'pending' THEN calendar.iso_utc(b.hold_expires_at) END,
-           'starts_at', calendar.iso_utc(s.starts_at), 'ends_at', calendar.iso_utc(s.ends_at),
-           'created_at', calendar.iso_utc(b.created_at))
-$$;
-"""
-
-HOLD = """
-CREATE OR REPLACE FUNCTION calendar.hold_slot(
-    p_slot uuid, p_candidate uuid, p_email text, p_session text, p_lock_seconds integer,
-    p_max_holds integer, p_candidate_lock integer, p_token text, p_routing jsonb,
-    p_scope text, p_key text, p_fingerprint text,
-    OUT outcome text, OUT status_code integer, OUT body jsonb, OUT expired integer)
-LANGUAGE plpgsql AS $$
--- outcome: held | replay | mismatch | limit | not_found | started | unavailable
-DECLARE
-  v_now timestamptz := statement_timestamp();
-  v_until timestamptz := v_now + make_interval(secs => p_lock_seconds);
-  v_slot calendar.slots;
-  v_booking calendar.bookings;
-  v_same boolean;
-BEGIN
-  IF p_key IS NOT NULL THEN
-    SELECT k.status_code, k.body::jsonb, k.fingerprint = p_fingerprint
-      INTO status_code, body, v_same
-      FROM calendar.idempotency_keys k WHERE k.scope = p_scope AND k.key = p_key;
-    IF FOUND THEN
-      outcome := CASE WHEN v_same THEN 'replay' ELSE 'mismatch' END;
-      RETURN;
-    END IF;
-  END IF;
-
-  -- The same lock as the ORM path: count-then-insert is atomic per candidate.
-  PERFORM pg_advisory_xact_lock(4407628, p_candidate_lock);
-  IF (SELECT count(*) FROM calendar.bookings
-       WHERE candidate_id = p_candidate AND status = 'pending' AND hold_expires_at > v_now)
-     >= p_max_holds THEN
-    outcome := 'limit';
-    RETURN;
-  END IF;
-
-  UPDATE calendar.slots s
-     SET status = 'locked', locked_until = v_until, locked_by = p_session,
-         fence = s.fence + 1, updated_at = v_now
-   WHERE s.id = p_slot AND s.starts_at > v_now
-     AND EXISTS (SELECT 1 FROM calendar.hubs h WHERE h.id = s.hub_id AND h.active)
-     AND (s.status = 'available' OR (s.status = 'locked' AND s.locked_until <= v_now))
-  RETURNING s.* INTO v_slot;
-  IF NOT FOUND THEN
-    SELECT * INTO v_slot FROM calendar.slots WHERE id = p_slot;
-    outcome := CASE WHEN NOT FOUND THEN 'not_found'
-                    WHEN v_slot.starts_at <= v_now THEN 'started'
-                    ELSE 'unavailable' END;
-    RETURN;
-  END IF;
-
-  -- Lazy expiry: the overdue hold this one replaces ends here, with its events first.
-  WITH ended AS (
-    UPDATE calendar.bookings
-       SET status = 'expired', expired_at = v_now, lock_token = NULL, updated_at = v_now
-     WHERE slot_id = p_slot AND status = 'pending' AND hold_expires_at <= v_now
-    RETURNING *)
-  INSERT INTO calendar.outbox_events (id, type, routing_key, payload, occurred_at)
-  SELECT gen_random_uuid(), e.type, p_routing ->> e.type, e.payload::json, v_now
-    FROM ended b
-   CROSS JOIN LATERAL (VALUES
-       (1, 'BookingExpired', calendar.booking_event_data(b, v_slot, true)),
-       (2, 'SlotUnlocked', calendar.booking_event_data(b, v_slot, false, '{"reason": "expired"}'))
-     ) AS e(n, type, payload)
-   ORDER BY b.id, e.n;
-  GET DIAGNOSTICS expired = ROW_COUNT;
-  expired := expired / 2;  -- two events per hold it ended
-
-  INSERT INTO calendar.bookings (id, slot_id, candidate_id, contact_email, status, hold_expires_at,
-                                 fence, lock_token, created_at, updated_at)
-  VALUES (gen_random_uuid(), p_slot, p_candidate, p_email, 'pending', v_until,
-          v_slot.fence, p_token, v_now, v_now)
-  RETURNING * INTO v_booking;
-
-  INSERT INTO calendar.outbox_events (id, type, routing_key, payload, occurred_at) VALUES
-    (gen_random_uuid(), 'BookingCreated', p_routing ->> 'BookingCreated',
-     calendar.booking_event_data(v_booking, v_slot, true)::json, v_now),
-    (gen_random_uuid(), 'SlotLocked', p_routing ->> 'SlotLocked',
-     calendar.booking_event_data(v_booking, v_slot, false)::json, v_now);
-
-  outcome := 'held';
-  status_code := 201;
-  body := calendar.booking_body(v_booking, v_slot);
-  IF p_key IS NOT NULL THEN
-    INSERT INTO calendar.idempotency_keys (scope, key, fingerprint, status_code, body)
-    VALUES (p_scope, p_key, p_fingerprint, 201, body::json);
-  END IF;
-END
-$$;
-"""
 
 
 def upgrade():
@@ -153,21 +24,16 @@ def upgrade():
     # UPDATE is a HOT update that writes no index at all.
     op.drop_index('ix_slots_locked_until', table_name='slots', schema='calendar')
     op.drop_index('ix_slots_hub_start', table_name='slots', schema='calendar')
-    if op.get_bind().dialect.name != "postgresql":
-        return
     op.execute("ALTER TABLE calendar.slots SET (fillfactor = 85)")
-    for statement in (ISO_UTC, EVENT_DATA, BODY, HOLD):
-        op.execute(statement)
+    sql.load(op.get_bind(), "app.services", "hold_slot.sql")
 
 
 def downgrade():
     op.create_index('ix_slots_hub_start', 'slots', ['hub_id', 'starts_at'], unique=False, schema='calendar')
     op.create_index('ix_slots_locked_until', 'slots', ['locked_until'], unique=False, schema='calendar')
-    if op.get_bind().dialect.name != "postgresql":
-        return
     op.execute("ALTER TABLE calendar.slots RESET (fillfactor)")
     op.execute("DROP FUNCTION IF EXISTS calendar.hold_slot(uuid, uuid, text, text, integer, integer, "
-               "integer, text, jsonb, text, text, text)")
+               "integer, integer, text, jsonb, text, text, text)")
     op.execute("DROP FUNCTION IF EXISTS calendar.booking_body(calendar.bookings, calendar.slots)")
     op.execute("DROP FUNCTION IF EXISTS calendar.booking_event_data(calendar.bookings, calendar.slots, "
                "boolean, jsonb)")

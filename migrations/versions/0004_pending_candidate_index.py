@@ -23,7 +23,7 @@ PENDING = sa.text("status = 'pending'")
 
 def upgrade():
     op.create_index('ix_bookings_pending_candidate', 'bookings', ['candidate_id', 'hold_expires_at'],
-                    unique=False, schema='calendar', postgresql_where=PENDING, sqlite_where=PENDING)
+                    unique=False, schema='calendar', postgresql_where=PENDING)
     op.drop_index('ix_bookings_candidate_status', table_name='bookings', schema='calendar')
 
 

@@ -5,8 +5,8 @@ from datetime import date
 
 import pytest
 
-from app.auth import _matches
 from app.config import ConfigError, Settings
+from app.http.auth import _matches
 from tests.support.factories import make_hub, make_slots
 from tests.support.http import assert_error, hold_body
 
@@ -113,7 +113,8 @@ def test_without_keys_everything_is_open(app, client):
     {"APP_ENV": "production", "API_KEYS": "k", "DATABASE_URL": "postgresql://db/calendar"},
     {"APP_ENV": "production", "ADMIN_API_KEYS": "a", "DATABASE_URL": "postgresql://db/calendar"},
     {"APP_ENV": "production", "API_KEYS": "k", "ADMIN_API_KEYS": "a"},
-    {"APP_ENV": "production", "API_KEYS": "k", "ADMIN_API_KEYS": "a", "DATABASE_URL": "sqlite:///x.db"},
+    {"APP_ENV": "production", "API_KEYS": "k", "ADMIN_API_KEYS": "a", "DATABASE_URL": "mysql://db/calendar"},
+    {"APP_ENV": "development", "DATABASE_URL": "mysql://db/calendar"},
 ])
 def test_production_refuses_unsafe_settings(env):
     with pytest.raises(ConfigError):

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Hub, Slot
-from app.services.demo import DEMO_HUB_ID, DEMO_SLOT_IDS
+from app.ops.demo import DEMO_HUB_ID, DEMO_SLOT_IDS
 from app.services.hubs import local_day_bounds
 from tests.support.factories import make_hub
 

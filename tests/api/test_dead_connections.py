@@ -6,7 +6,7 @@ import time
 import psycopg2
 from sqlalchemy import create_engine, text
 
-from app.db_setup import discard_closed_connections
+from app.db.engine import discard_closed_connections
 from app.extensions import db
 
 

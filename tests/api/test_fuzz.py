@@ -11,7 +11,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
-from app.services.demo import seed_demo
+from app.ops.demo import seed_demo
 
 
 @pytest.fixture

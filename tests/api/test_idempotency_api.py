@@ -103,11 +103,10 @@ def test_key_of_200_characters_is_accepted(client, slots):
 def test_retry_while_the_first_attempt_is_in_flight_gets_its_answer(make_app, pg_url, redis_url):
     """The client timed out and retried; the first attempt is still committing."""
     import threading
-    import zlib
 
     import psycopg2
 
-    from app.services.holds import _CANDIDATE_LOCK_CLASS
+    from app.db.locks import candidate_lock
     from tests.support import stores
 
     app = make_app(REDIS_URL=stores.REDIS_URL if redis_url else "")
@@ -118,8 +117,7 @@ def test_retry_while_the_first_attempt_is_in_flight_gets_its_answer(make_app, pg
     blocker = psycopg2.connect(pg_url)  # holds the candidate's lock: attempt 1 stalls inside
     blocker.autocommit = True
     with blocker.cursor() as cur:
-        cur.execute("SELECT pg_advisory_lock(%s, %s)",
-                    (_CANDIDATE_LOCK_CLASS, zlib.crc32(candidate.bytes) - 2**31))
+        cur.execute("SELECT pg_advisory_lock(%s, %s)", candidate_lock(candidate))
     answers = {}
 
     def attempt(name):

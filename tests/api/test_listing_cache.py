@@ -10,9 +10,8 @@ from zoneinfo import ZoneInfo
 
 from prometheus_client import REGISTRY
 
-from app import hub_changes
 from app.extensions import db
-from app.locking import slot_gate
+from app.gate import hub_changes, slot_gate
 from tests.support import stores
 from tests.support.factories import make_hub, make_slots
 from tests.support.faults import CuttingProxy
@@ -150,7 +149,7 @@ def test_a_subscription_killed_by_redis_falls_back_to_the_version_and_hides_noth
 
 
 def subscriber_port(app) -> int:
-    return app.extensions["calendar.listings"]._changes._connection._sock.getsockname()[1]
+    return app.extensions["calendar.gate"]._hub_changes._connection._sock.getsockname()[1]
 
 
 def test_only_hubs_that_exist_are_followed(make_app, redis_client):
@@ -164,8 +163,9 @@ def test_only_hubs_that_exist_are_followed(make_app, redis_client):
     assert client.get(f"/api/v1/slots?hub={unknown}&date=2030-01-01").status_code == 404
     assert listed(client, slot)
 
-    followers = dict(redis_client.pubsub_numsub(gate.hub_channel(unknown), gate.hub_channel(slot.hub_id)))
-    assert followers == {gate.hub_channel(unknown).encode(): 0, gate.hub_channel(slot.hub_id).encode(): 1}
+    unknown_channel, known_channel = gate.keys.hub_channel(unknown), gate.keys.hub_channel(slot.hub_id)
+    followers = dict(redis_client.pubsub_numsub(unknown_channel, known_channel))
+    assert followers == {unknown_channel.encode(): 0, known_channel.encode(): 1}
 
 
 def test_a_backlog_on_the_subscription_sends_the_lookup_to_redis_and_hides_nothing(
@@ -174,7 +174,7 @@ def test_a_backlog_on_the_subscription_sends_the_lookup_to_redis_and_hides_nothi
     reader, writer = reader_app.test_client(), make_app().test_client()
     with reader_app.app_context():
         slot = make_slots(make_hub(), 1)[0]
-        channel = slot_gate().hub_channel(slot.hub_id)
+        channel = slot_gate().keys.hub_channel(slot.hub_id)
     followed(reader, slot)
     for _ in range(200):  # more than one lookup trusts itself to read
         redis_client.publish(channel, "1")

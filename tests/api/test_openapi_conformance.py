@@ -16,7 +16,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from app.services.demo import seed_demo
+from app.ops.demo import seed_demo
 from tests.conftest import ADMIN_KEY
 
 

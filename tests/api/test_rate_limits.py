@@ -156,13 +156,13 @@ def test_when_the_store_fails_requests_go_through_logged_once_and_counted(make_a
         slot = make_slots(make_hub(), 1)[0]
     before = REGISTRY.get_sample_value("calendar_rate_limit_store_failures_total") or 0.0
     client, candidate = app.test_client(), str(uuid.uuid4())
-    caplog.set_level(logging.WARNING, logger="app.ratelimits")
+    caplog.set_level(logging.WARNING, logger="app.http.ratelimits")
     started = time.monotonic()
     statuses = spend(client, slot, candidate, 6)
     assert time.monotonic() - started < 5
     assert statuses[0] == 201 and 429 not in statuses
     assert REGISTRY.get_sample_value("calendar_rate_limit_store_failures_total") - before == 6
-    warnings = [r for r in caplog.records if r.name == "app.ratelimits"]
+    warnings = [r for r in caplog.records if r.name == "app.http.ratelimits"]
     assert len(warnings) == 1 and "unavailable" in warnings[0].getMessage()
     assert client.get("/api/v1/hubs").status_code == 200  # not covered, not counted
     assert REGISTRY.get_sample_value("calendar_rate_limit_store_failures_total") - before == 6

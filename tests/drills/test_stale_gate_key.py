@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from app.errors import SlotUnavailable
-from app.locking import slot_gate
+from app.gate import slot_gate
 from app.services.bookings import cancel_booking
 from tests.support import stores
 from tests.support.factories import hold, make_hub, make_slots

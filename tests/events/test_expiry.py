@@ -72,11 +72,24 @@ def test_sweeper_alone_expires_every_hold_when_no_listener(broker_app, queue, ru
 
 def test_sweeper_alone_without_redis(broker_app, queue, run_worker):
     app = broker_app(REDIS_URL="", SLOT_LOCK_SECONDS="1", SWEEP_INTERVAL_SECONDS="0.5")
-    worker = run_worker(app)
+    worker = run_worker(app, listen=False)
     assert [t.name for t in worker.threads] == ["calendar-relay", "calendar-sweeper"]
     with app.app_context():
         bookings = hold_all(make_slots(make_hub(), 3))
     assert_expired_once_each(queue.collect(12, timeout=10), bookings)
+
+
+def test_without_redis_the_timer_still_ends_holds_on_time(broker_app, queue, run_worker):
+    # The sweeper would take an hour: only the expiry timer, reading PostgreSQL, can end them.
+    app = broker_app(REDIS_URL="", SLOT_LOCK_SECONDS="1", SWEEP_INTERVAL_SECONDS="3600")
+    worker = run_worker(app)
+    assert [t.name for t in worker.threads] == ["calendar-relay", "calendar-sweeper",
+                                                "calendar-expiry-timer"]
+    with app.app_context():
+        bookings = hold_all(make_slots(make_hub(), 3))
+    started = time.monotonic()
+    assert_expired_once_each(queue.collect(12, timeout=10), bookings)
+    assert time.monotonic() - started < 3  # 1 s holds, ended within the timer's 0.1 s look
 
 
 @pytest.mark.e2e

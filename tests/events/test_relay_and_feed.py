@@ -7,12 +7,12 @@ import uuid
 
 from sqlalchemy import func, select
 
+from app.db.clock import db_now
 from app.events import record_event
 from app.events.publishers import PikaPublisher
 from app.events.relay import publish_pending, sequence_pending
 from app.extensions import db
 from app.models import OutboxEvent
-from app.uow import db_now
 from tests.conftest import API_KEY
 from tests.support import stores
 
@@ -111,7 +111,7 @@ def test_feed_numbers_a_late_committing_event_after_what_was_already_read(make_a
 def test_purge_keeps_recent_and_newest_events(make_app):
     from datetime import timedelta
 
-    from app.services.maintenance import purge_published_events
+    from app.ops.housekeeping import purge_published_events
 
     app = make_app(OUTBOX_RETENTION_DAYS="7")
     with app.app_context():
@@ -126,7 +126,7 @@ def test_purge_keeps_recent_and_newest_events(make_app):
 
 
 def test_feed_keeps_flowing_while_the_broker_is_unreachable(make_app, run_worker):
-    from app.services.events_feed import read_events
+    from app.events.feed import read_events
 
     app = make_app(RABBITMQ_URL="amqp://guest:guest@127.0.0.1:1/%2F")  # nothing listens there
     run_worker(app, listen=False)

@@ -11,9 +11,9 @@ from prometheus_client import REGISTRY
 
 from app.errors import SlotUnavailable
 from app.extensions import db
-from app.locking import slot_gate
+from app.gate import slot_gate
+from app.gate.reconcile import gate_report, reconcile_gate
 from app.services.bookings import cancel_booking
-from app.services.gate_reconcile import gate_report, reconcile_gate
 from app.worker.loops import DutyCycle
 from tests.support.factories import hold, make_hub, make_slots
 from tests.support.sql import recorded_statements

@@ -1,4 +1,4 @@
-"""calendar.hold_slot (migration 0003) writes the same JSON as the Python renderings.
+"""calendar.hold_slot (app/services/hold_slot.sql) writes the same JSON as the Python renderings.
 
 The stored function builds its response and event payloads in SQL; these
 tests hold it to `render_booking` and `booking_event_data`, field by field,
@@ -52,7 +52,7 @@ def short_holds(make_app):
         yield app
 
 
-def test_a_replaced_overdue_hold_ends_with_the_same_events_as_the_orm_path(short_holds):
+def test_a_replaced_overdue_hold_ends_with_events_equal_to_booking_event_data(short_holds):
     slot = make_slots(make_hub(), 1)[0]
     first = hold_slot(HoldRequest(slot.id, uuid.uuid4(), "first@example.com"))
     time.sleep(1.2)  # overdue (its gate key too); nothing else ran, so only the next hold ends it

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.errors import CandidateHoldLimit, InvalidRequest, NotFound, SlotUnavailable
 from app.extensions import db
-from app.locking import slot_gate
+from app.gate import slot_gate
 from app.models import Booking, OutboxEvent, Slot
 from tests.support.factories import hold, make_hub, make_slots
 from tests.support.sql import recorded_statements

@@ -4,7 +4,7 @@ They look at headers only, so a 5 MB body is refused without being read; and
 they are registered before the rate limiter (which reads a hold's candidate
 from the body), so it never parses what the API would refuse anyway.
 A chunked body (no Content-Length) is read up to the cap, and refused if more follows.
-Both answers use the one JSON error shape (app/errors.py handles werkzeug's errors).
+Both answers use the one JSON error shape (`app.http.errors` handles werkzeug's errors).
 """
 from __future__ import annotations
 

@@ -28,7 +28,6 @@ Redis hash that /health reads (every worker's).
 from __future__ import annotations
 
 import logging
-import re
 import time
 import uuid
 from dataclasses import dataclass, fields
@@ -37,36 +36,18 @@ from datetime import datetime, timezone
 from flask import current_app
 from sqlalchemy import select
 
-from app import metrics
-from app.locking import REDIS_ERRORS, SlotGate, slot_gate
+from app.db.clock import db_now
+from app.db.uow import unit_of_work
+from app.gate.client import REDIS_ERRORS
+from app.gate.slot_gate import SlotGate, slot_gate
 from app.models import Booking, Slot
-from app.uow import db_now, is_postgres, unit_of_work
+from app.observability import metrics
 
 log = logging.getLogger(__name__)
 KEY_BATCH = 500
 SCAN_COUNT = 1000
 FRESH_KEY_MS = 500  # a hold's transaction normally commits within milliseconds of SET NX
 RETIME_TOLERANCE_MS = 1000
-REPORT_KEY = "gate-reconcile"
-
-# KEYS[i] is deleted if it still holds ARGV[i].
-_DELETE_IF_OWNED = """
-local removed = 0
-for i, key in ipairs(KEYS) do
-  if redis.call('get', key) == ARGV[i] then removed = removed + redis.call('del', key) end
-end
-return removed
-"""
-# KEYS[i] expires at ARGV[2i] (ms) if it still holds ARGV[2i-1].
-_RETIME_IF_OWNED = """
-local retimed = 0
-for i, key in ipairs(KEYS) do
-  if redis.call('get', key) == ARGV[2 * i - 1] then
-    retimed = retimed + redis.call('pexpireat', key, ARGV[2 * i])
-  end
-end
-return retimed
-"""
 
 
 @dataclass
@@ -101,7 +82,7 @@ def reconcile_gate(batch: int = KEY_BATCH) -> ReconcileResult | None:
     total = ReconcileResult()
     try:
         names: list[bytes] = []
-        for name in gate.client.scan_iter(match=_glob_escape(gate.key("")) + "*", count=SCAN_COUNT):
+        for name in gate.client.scan_iter(match=gate.keys.slot_lock_pattern, count=SCAN_COUNT):
             names.append(name)
             if len(names) >= batch:
                 total.add(_reconcile_batch(gate, names, lock_ms))
@@ -139,11 +120,10 @@ def _reconcile_batch(gate: SlotGate, names: list[bytes], lock_ms: int) -> Reconc
             stale.append(key)
     result.stale_found = len(stale)
     if stale:
-        script = gate.client.register_script(_DELETE_IF_OWNED)
-        result.stale_removed = script(keys=[k.name for k in stale], args=[k.token for k in stale])
+        result.stale_removed = gate.delete_if_owned(keys=[k.name for k in stale],
+                                                    args=[k.token for k in stale])
     if retime:
-        script = gate.client.register_script(_RETIME_IF_OWNED)
-        result.retimed = script(keys=[k.name for k, _ in retime],
+        result.retimed = gate.retime_if_owned(keys=[k.name for k, _ in retime],
                                 args=[v for k, ends in retime for v in (k.token, ends)])
     return result
 
@@ -182,7 +162,7 @@ def _holds_of(keys: list[_Key]) -> tuple[dict[tuple[uuid.UUID, str], int], set[u
         active = {(slot_id, token): int(ends.timestamp() * 1000) for slot_id, token, ends in rows}
         unknown = list({k.slot_id for k in keys if (k.slot_id, k.token) not in active})
         busy: set[uuid.UUID] = set()
-        if unknown and is_postgres(session):
+        if unknown:
             # A row another transaction has locked is skipped by SKIP LOCKED: its
             # slot is being held (or queued for) right now. FOR SHARE is released
             # at this unit of work's commit, milliseconds later.
@@ -196,7 +176,7 @@ def _holds_of(keys: list[_Key]) -> tuple[dict[tuple[uuid.UUID, str], int], set[u
 def _publish_report(gate: SlotGate, result: ReconcileResult) -> None:
     """Add this pass to the totals every process can read (one round trip)."""
     pipe = gate.client.pipeline(transaction=False)
-    report = gate.prefix + REPORT_KEY
+    report = gate.keys.reconcile_report
     for name in ("stale_found", "stale_removed", "retimed"):
         if getattr(result, name):
             pipe.hincrby(report, name, getattr(result, name))
@@ -213,7 +193,7 @@ def gate_report() -> dict | None:
     if not gate.configured:
         return None
     try:
-        raw = gate.client.hgetall(gate.prefix + REPORT_KEY)
+        raw = gate.client.hgetall(gate.keys.reconcile_report)
     except REDIS_ERRORS:
         return {"state": "unknown"}
     values = {k.decode(): v.decode() for k, v in raw.items()}
@@ -226,7 +206,3 @@ def gate_report() -> dict | None:
                                if last else None),
     }
 
-
-def _glob_escape(text: str) -> str:
-    """`text` as a literal in a Redis MATCH pattern."""
-    return re.sub(r"([*?\[\]\\])", r"\\\1", text)

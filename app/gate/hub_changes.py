@@ -36,7 +36,7 @@ from uuid import UUID
 
 import redis
 
-from app import metrics
+from app.observability import metrics
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class HubChanges:
     def __init__(self, client: redis.Redis, channel: Callable[[str], str],
                  on_failure: Callable[[Exception], None] = lambda exc: None) -> None:
         self.client = client
-        self.channel = channel  # a hub's channel name (SlotGate.hub_channel)
+        self.channel = channel  # a hub's channel name (Keys.hub_channel)
         self.on_failure = on_failure  # told when Redis failed (the gate steps aside a while)
         self._mutex = threading.Lock()
         self._connection: redis.Connection | None = None

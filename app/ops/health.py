@@ -12,10 +12,10 @@ from flask import current_app
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.events.feed import outbox_backlog_seconds
 from app.extensions import db
-from app.locking import slot_gate
-from app.services.events_feed import outbox_backlog_seconds
-from app.services.gate_reconcile import gate_report
+from app.gate import slot_gate
+from app.gate.reconcile import gate_report
 
 log = logging.getLogger(__name__)
 

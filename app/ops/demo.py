@@ -11,11 +11,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, exists, select
 
+from app.db.clock import db_now
+from app.db.uow import unit_of_work
 from app.models import Booking, Slot
 from app.schemas.hub import WEEKDAYS
 from app.services.hubs import upsert_hubs
 from app.services.schedule import generate_slots
-from app.uow import db_now, unit_of_work
 
 DEMO_HUB_ID = UUID("550e8400-e29b-41d4-a716-446655440000")
 DEMO_SLOT_IDS = (UUID("550e8400-e29b-41d4-a716-446655440001"),

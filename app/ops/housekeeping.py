@@ -6,8 +6,9 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import delete, func, select
 
+from app.db.clock import db_now
+from app.db.uow import unit_of_work
 from app.models import IdempotencyRecord, OutboxEvent
-from app.uow import db_now, unit_of_work
 
 PURGE_BATCH = 5000
 

@@ -1,12 +1,17 @@
-"""The event feed: committed events in `sequence` order, for replay or polling."""
+"""The event feed: committed events in `sequence` order, for replay or polling; and the backlog."""
 from __future__ import annotations
 
-from sqlalchemy import select
+import logging
 
-from app.events import envelope
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.db.clock import db_now
+from app.events.outbox import envelope
 from app.extensions import db
 from app.models import OutboxEvent
-from app.uow import db_now
+
+log = logging.getLogger(__name__)
 
 
 def read_events(after: int, limit: int) -> dict:
@@ -30,3 +35,14 @@ def outbox_backlog() -> tuple[int, float | None]:
 def outbox_backlog_seconds() -> float | None:
     """Age in seconds of the oldest unpublished event (None when all are out)."""
     return outbox_backlog()[1]
+
+
+def outbox_backlog_for_scrape() -> tuple[int, float | None] | None:
+    """`outbox_backlog` in a session of its own, or None when the database cannot say (a scrape)."""
+    try:
+        return outbox_backlog()
+    except SQLAlchemyError as exc:
+        log.warning("metrics: outbox backlog unreadable (%s)", exc.__class__.__name__)
+        return None
+    finally:
+        db.session.remove()

@@ -1,15 +1,11 @@
-"""Database URL and engine options for PostgreSQL and the embedded SQLite.
+"""The PostgreSQL engine: its URL and options, and the pool's handling of dead connections.
 
-SQLite has no schemas: the `calendar` schema is translated away, and each
-transaction starts with BEGIN IMMEDIATE so that concurrent writers queue on
-the file lock instead of failing with "database is locked" half-way through.
-On PostgreSQL, connections the server closed (a restart) are thrown away at
-checkout and never fail a request's teardown.
+Connections the server closed (a restart) are thrown away at checkout and
+never fail a request's teardown.
 """
 from __future__ import annotations
 
 import logging
-import os
 import select
 import time
 
@@ -18,41 +14,45 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 
-from app.extensions import SCHEMA, db
+from app.config import ConfigError
+from app.extensions import db
 
 log = logging.getLogger(__name__)
 
 
 def configure_database(app: Flask) -> None:
-    """Set SQLALCHEMY_* from DATABASE_URL (default: a SQLite file in the instance folder)."""
+    """Set SQLALCHEMY_* from DATABASE_URL (PostgreSQL; scripts/run starts an embedded one)."""
     url = app.config["DATABASE_URL"]
     if not url:
-        os.makedirs(app.instance_path, exist_ok=True)
-        url = "sqlite:///" + os.path.join(app.instance_path, "calendar.sqlite3")
+        raise ConfigError("DATABASE_URL is required (scripts/run starts an embedded PostgreSQL "
+                          "when it is unset)")
     for bare in ("postgres://", "postgresql://"):
         if url.startswith(bare):  # psycopg2 is our driver, whatever SQLAlchemy's default
             url = "postgresql+psycopg2://" + url[len(bare):]
     app.config["SQLALCHEMY_DATABASE_URI"] = url
-    if url.startswith("sqlite"):
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
-            "execution_options": {"schema_translate_map": {SCHEMA: None}},
-            "hide_parameters": True,
-            "connect_args": {"timeout": 15},
-        }
-    else:
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
-            # No pre-ping on every checkout (a round trip per request): see
-            # `ping_idle_connections` for what replaces it.
-            "hide_parameters": True,  # errors get logged; parameters hold emails
-            # Per process: size it to the gunicorn threads (+3 worker loops), and
-            # keep workers x (size + overflow) under PostgreSQL's max_connections.
-            "pool_size": app.config["DB_POOL_SIZE"],
-            "max_overflow": app.config["DB_MAX_OVERFLOW"],
-            "pool_timeout": 5,
-            "connect_args": {"connect_timeout": 5,
-                             "options": "-c statement_timeout=10000 -c lock_timeout=5000 "
-                                        "-c idle_in_transaction_session_timeout=60000"},
-        }
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        # No pre-ping on every checkout (a round trip per request): see
+        # `ping_idle_connections` for what replaces it.
+        "hide_parameters": True,  # errors get logged; parameters hold emails
+        # Per process: size it to the gunicorn threads (+3 worker loops), and
+        # keep workers x (size + overflow) under PostgreSQL's max_connections.
+        "pool_size": app.config["DB_POOL_SIZE"],
+        "max_overflow": app.config["DB_MAX_OVERFLOW"],
+        "pool_timeout": 5,
+        "connect_args": {"connect_timeout": 5,
+                         "options": "-c statement_timeout=10000 -c lock_timeout=5000 "
+                                    "-c idle_in_transaction_session_timeout=60000"},
+    }
+
+
+def init_engine(app: Flask) -> None:
+    """Configure and bind the engine, with the pool's dead-connection checks and quiet teardown."""
+    configure_database(app)
+    db.init_app(app)
+    end_request_sessions_quietly(app)
+    with app.app_context():
+        discard_closed_connections(db.engine)  # first: a poll, no round trip
+        ping_idle_connections(db.engine)
 
 
 IDLE_PING_SECONDS = 10.0
@@ -85,22 +85,6 @@ def ping_idle_connections(engine: Engine) -> None:
             raise DisconnectionError() from exc
         if not alive:
             raise DisconnectionError()
-
-
-def sqlite_engine_events(engine: Engine) -> None:
-    """Make pysqlite transactional the way the services expect."""
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record):
-        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def discard_closed_connections(engine: Engine) -> None:

@@ -7,7 +7,7 @@ the parameter must be set by its operator, and we log that once.
 
 The notification is a hint, not the timer: Redis deletes expired keys by
 sampling, so under thousands of keys with a TTL it fires seconds late. The
-expiry timer (`loops.expiry_timer_loop`) reads deadlines from PostgreSQL and
+expiry timer (`app.worker.loops.expiry_timer_loop`) reads deadlines from PostgreSQL and
 does the work; a notification only makes it look again at once, e.g. for a
 hold made after it last looked. Pub/sub is fire-and-forget, and nothing is
 lost with a missed message. After a reconnect (e.g. a Redis restart, which
@@ -21,7 +21,8 @@ from typing import Callable
 
 import redis
 
-from app.locking import REDIS_ERRORS, SlotGate
+from app.gate.client import REDIS_ERRORS
+from app.gate.slot_gate import SlotGate
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.25

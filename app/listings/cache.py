@@ -1,4 +1,4 @@
-"""Short-lived in-process caches; each instance states its bound where it is made.
+"""The listing cache: rendered free-slot listings per hub, and the `TTLCache` they live in.
 
 `TTLCache` keeps at most `max_entries` values, each for at most `ttl`
 seconds of the monotonic clock. Nothing is shared between processes: a
@@ -12,9 +12,10 @@ import threading
 import time
 from typing import Generic, Hashable, TypeVar
 
-from app import metrics
-from app.hub_changes import HubChanges
-from app.locking import slot_gate
+from app.db import uow
+from app.gate import slot_gate
+from app.gate.hub_changes import HubChanges
+from app.observability import metrics
 
 V = TypeVar("V")
 
@@ -90,8 +91,6 @@ class ListingCache:
 
     def __init__(self, ttl: float) -> None:
         self.entries: TTLCache[bytes] = TTLCache(ttl)
-        self._changes: HubChanges | None = None
-        self._mutex = threading.Lock()
 
     def lookup(self, hub_id, query: Hashable) -> tuple[bytes | None, str | None]:
         """The listing stored for `query` under the hub's current version, and that version.
@@ -132,19 +131,13 @@ class ListingCache:
         self.entries.discard_group(hub_id)
         slot_gate().bump_hub_version(hub_id)
 
-    def close(self) -> None:
-        """Drop the subscription's connection (the app is going away)."""
-        if self._changes is not None:
-            self._changes.close()
+    def committed(self, committed: uow.Committed) -> None:
+        """After-commit hook of the unit of work: every hub the transaction changed."""
+        for hub_id in committed.hubs:
+            self.changed(hub_id)
 
     def _hub_changes(self, gate) -> HubChanges | None:
-        if gate.client is None or self.entries.ttl <= 0:
-            return None
-        if self._changes is None:
-            with self._mutex:
-                if self._changes is None:
-                    self._changes = HubChanges(gate.client, gate.hub_channel, gate.report_failure)
-        return self._changes
+        return gate.hub_changes() if self.entries.ttl > 0 else None
 
 
 def listing_cache() -> ListingCache:
@@ -155,4 +148,6 @@ def listing_cache() -> ListingCache:
 
 
 def init_app(app) -> None:
-    app.extensions["calendar.listings"] = ListingCache(app.config["LISTING_CACHE_SECONDS"])
+    """Attach the app's listing cache, and drop its entries after every commit that changes a hub."""
+    cache = app.extensions["calendar.listings"] = ListingCache(app.config["LISTING_CACHE_SECONDS"])
+    uow.on_commit(app, cache.committed)

@@ -37,16 +37,12 @@ from typing import Callable
 from flask import Flask, current_app, g, jsonify, request
 from flask_limiter import ApplicationLimit, Limiter, RateLimitExceeded, RequestLimit
 from limits.errors import StorageError
-from prometheus_client import Counter
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app.errors import error_body
+from app.http.errors import error_body
+from app.observability import metrics
 
 log = logging.getLogger(__name__)
-
-STORE_FAILURES = Counter(
-    "calendar_rate_limit_store_failures_total",
-    "Requests let through unchecked because the rate-limit store failed")
 
 HOLD_RULE = "/api/v1/bookings"
 PUBLIC_READ_PREFIXES = ("/api/v1/hubs", "/api/v1/slots")
@@ -147,7 +143,7 @@ class CalendarLimiter(Limiter):
         if not covering:
             return
         if time.monotonic() < self._skip_until:
-            STORE_FAILURES.inc()
+            metrics.rate_limit_store_failed()
             return
         hits = [(window, key, rule.scope) for rule, key in covering for window in rule.windows]
         if is_hold():
@@ -172,7 +168,7 @@ class CalendarLimiter(Limiter):
             log.warning("rate-limit store reachable again: limits restored")
 
     def _store_failed(self, exc: StorageError) -> None:
-        STORE_FAILURES.inc()
+        metrics.rate_limit_store_failed()
         if not self._skip_until:
             log.warning("rate-limit store unavailable (%s): requests go through unlimited",
                         type(exc.storage_error).__name__)

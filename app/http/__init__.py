@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by every view: error handlers, API keys, body guards, rate limits, JSON."""

@@ -1,0 +1,1 @@
+"""Observability: metric definitions (a leaf), their exposition, and logs."""
