@@ -106,6 +106,12 @@ class Settings:
     RATE_LIMIT_PER_IP: str | None = None
     MAX_BODY_BYTES: int = 64 * 1024
     TRUSTED_PROXIES: int = 0
+    WAITLIST_MAX_DAYS: int = 90
+    WAITLIST_MAX_ENTRIES: int = 3
+    WAITLIST_CUTOFF_SECONDS: int = 86400
+    WAITLIST_OFFER_MIN_SECONDS: int = 1800
+    WAITLIST_OFFER_MAX_SECONDS: int = 43200
+    WAITLIST_MAX_STRIKES: int = 2
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -137,6 +143,12 @@ class Settings:
             RATE_LIMIT_PER_IP=_rate(env, "RATE_LIMIT_PER_IP", None),
             MAX_BODY_BYTES=_int(env, "MAX_BODY_BYTES", 64 * 1024, minimum=1024),
             TRUSTED_PROXIES=_int(env, "TRUSTED_PROXIES", 0),
+            WAITLIST_MAX_DAYS=_int(env, "WAITLIST_MAX_DAYS", 90, minimum=1),
+            WAITLIST_MAX_ENTRIES=_int(env, "WAITLIST_MAX_ENTRIES", 3, minimum=1),
+            WAITLIST_CUTOFF_SECONDS=_int(env, "WAITLIST_CUTOFF_SECONDS", 86400),
+            WAITLIST_OFFER_MIN_SECONDS=_int(env, "WAITLIST_OFFER_MIN_SECONDS", 1800, minimum=1),
+            WAITLIST_OFFER_MAX_SECONDS=_int(env, "WAITLIST_OFFER_MAX_SECONDS", 43200, minimum=1),
+            WAITLIST_MAX_STRIKES=_int(env, "WAITLIST_MAX_STRIKES", 2, minimum=1),
         )
         settings.check()
         return settings

@@ -71,3 +71,19 @@ class IdempotencyMismatch(InvalidRequest):
 
 class ServiceUnavailable(DomainError):
     status, message = 503, "a backing service is unavailable, try again"
+
+
+class HubNotFound(NotFound):
+    error, message = "hub_not_found", "hub not found"
+
+
+class AlreadyWaiting(Conflict):
+    error, message = "already_waiting", "the candidate already has an active waitlist entry at this hub"
+
+
+class WaitlistLimit(Conflict):
+    error, message = "waitlist_limit", "the candidate has the maximum number of active waitlist entries"
+
+
+class InvalidSwap(Conflict):
+    error, message = "invalid_swap", "swap_booking_id is not the candidate's confirmed booking at this hub"

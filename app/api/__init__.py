@@ -1,7 +1,7 @@
 """HTTP API: flask-smorest blueprints. Views parse, call one service, serialise."""
 from flask import Flask
 
-from app.api import bookings, docs, events, health, hubs, probes, slots
+from app.api import bookings, docs, events, health, hubs, probes, slots, waitlist
 from app.api.openapi import SECURITY_SCHEMES
 from app.extensions import api
 
@@ -10,6 +10,6 @@ def register_blueprints(app: Flask) -> None:
     """Mount every blueprint on the app's flask-smorest Api."""
     for name, scheme in SECURITY_SCHEMES.items():
         api.spec.components.security_scheme(name, scheme)
-    for module in (health, probes, hubs, slots, bookings, events):
+    for module in (health, probes, hubs, slots, bookings, waitlist, events):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs.blp)  # Swagger UI assets: not part of the API

@@ -16,7 +16,7 @@ from http import HTTPStatus
 from apispec import BasePlugin
 from marshmallow import Schema, fields
 
-from app.errors import Conflict
+from app.errors import Conflict, DomainError
 
 CLIENT_AUTH = "bearerAuth"
 ADMIN_AUTH = "adminAuth"
@@ -27,17 +27,19 @@ SECURITY_SCHEMES = {
 }
 
 
-def _conflict_codes() -> dict[str, str]:
-    """Every 409 `error` code and its message, from the Conflict classes themselves."""
-    codes, pending = {}, [Conflict]
+def _error_codes(root: type[DomainError]) -> dict[str, str]:
+    """Every `error` code under `root` and its message, from the error classes themselves."""
+    codes, pending = {}, [root]
     while pending:
         cls = pending.pop()
-        codes.setdefault(cls.error, cls.message)
+        if cls.error is not None:
+            codes.setdefault(cls.error, cls.message)
         pending.extend(cls.__subclasses__())
     return codes
 
 
-CONFLICT_CODES = _conflict_codes()
+CONFLICT_CODES = _error_codes(Conflict)
+ERROR_CODES = _error_codes(DomainError)  # the 409s, and a 404 that names what is missing
 
 
 class ErrorSchema(Schema):
@@ -46,8 +48,9 @@ class ErrorSchema(Schema):
     code = fields.Integer(required=True, metadata={"description": "The HTTP status", "example": 409})
     status = fields.String(required=True, metadata={"description": "The status phrase"})
     message = fields.String(required=True, metadata={"description": "What went wrong, for humans"})
-    error = fields.String(metadata={"description": "On 409: why the request conflicts",
-                                    "enum": sorted(CONFLICT_CODES)})
+    error = fields.String(metadata={"description": "On 409: why the request conflicts (also on a 404 "
+                                                   "that names what is missing: hub_not_found)",
+                                    "enum": sorted(ERROR_CODES)})
     errors = fields.Dict(metadata={"description": "On 422: messages per location and field"})
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Callable, Iterator
 from uuid import UUID
 
@@ -33,6 +34,8 @@ class Committed:
     hubs: set[UUID] = field(default_factory=set)  # hubs whose listable slots changed
     events: list[str] = field(default_factory=list)  # event types recorded in the outbox
     expiry_path: str = "lazy"  # which path ended the holds it expired
+    claims: list[tuple[UUID, str, datetime]] = field(default_factory=list)  # (slot, token, until) it locked
+    offer_delays: list[float] = field(default_factory=list)  # seconds from each offered slot's release
 
 
 def _notes(session: Session) -> Committed:
@@ -47,6 +50,16 @@ def hub_changed(session: Session, hub_id: UUID) -> None:
 def event_recorded(session: Session, event_type: str) -> None:
     """The transaction wrote an event of `event_type` to the outbox."""
     _notes(session).events.append(event_type)
+
+
+def slot_claimed(session: Session, slot_id: UUID, token: str, until: datetime) -> None:
+    """The transaction locked the slot for a holder whose gate key is `token` (an offer), until `until`."""
+    _notes(session).claims.append((slot_id, token, until))
+
+
+def slot_offered(session: Session, seconds_since_freed: float) -> None:
+    """The transaction offered a slot to the waitlist, this long after the slot was freed."""
+    _notes(session).offer_delays.append(seconds_since_freed)
 
 
 def expiry_path(session: Session, path: str) -> None:

@@ -22,6 +22,13 @@ EVENT_TYPES: dict[str, str] = {
     "BookingExpired": "booking.expired",
     "SlotLocked": "slot.locked",
     "SlotUnlocked": "slot.unlocked",
+    "SlotOffered": "slot.offered",
+    "OfferAccepted": "offer.accepted",
+    "OfferDeclined": "offer.declined",
+    "OfferExpired": "offer.expired",
+    "WaitlistJoined": "waitlist.joined",
+    "WaitlistLeft": "waitlist.left",
+    "WaitlistPaused": "waitlist.paused",
 }
 ENVELOPE_VERSION = 1
 

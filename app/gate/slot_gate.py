@@ -23,6 +23,7 @@ import redis
 from flask import Flask, current_app
 from redis.client import Pipeline
 
+from app.db import uow
 from app.gate import scripts
 from app.gate.client import REDIS_ERRORS, Breaker, connect
 from app.gate.hub_changes import HubChanges
@@ -179,6 +180,24 @@ class SlotGate:
                     self._hub_changes = HubChanges(self.client, self.keys.hub_channel, self.report_failure)
         return self._hub_changes
 
+    def claim(self, claims) -> None:
+        """Set the gate keys of slots a committed transaction locked for others (waitlist offers).
+
+        `claims` are (slot id, token, until). A plain SET: the transaction decided,
+        so the key is ours whatever a racing SET NX put there (its holder was
+        refused by PostgreSQL and only deletes its own token). Best effort:
+        without the key, PostgreSQL still refuses the slot.
+        """
+        if not claims or self.client is None:
+            return
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for slot_id, token, until in claims:
+                pipe.execute_command("SET", self.key(slot_id), token, "PXAT", int(until.timestamp() * 1000))
+            pipe.execute()
+        except REDIS_ERRORS as exc:
+            self.breaker.failed(exc)
+
     def ping(self) -> str:
         """'ok', 'unavailable' or 'disabled' for /health."""
         if self.client is None:
@@ -199,9 +218,10 @@ class SlotGate:
 
 def init_app(app: Flask) -> None:
     """Attach the app's gate (no connection yet: redis-py connects on first use)."""
-    app.extensions["calendar.gate"] = SlotGate.from_url(
+    gate = app.extensions["calendar.gate"] = SlotGate.from_url(
         app.config["REDIS_URL"], app.config["REDIS_KEY_PREFIX"],
         app.config["REDIS_TIMEOUT_SECONDS"], app.config["REDIS_RETRY_SECONDS"])
+    uow.on_commit(app, lambda committed: gate.claim(committed.claims))
     if not app.config["REDIS_URL"]:
         log.info("REDIS_URL not set: holds use database-only locking")
 

@@ -51,6 +51,9 @@ class Booking(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now(),
                                                  onupdate=func.now())
+    # Set on an offer the waitlist made (app/services/waitlist.sql): the entry it answers.
+    waitlist_entry_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("waitlist_entries.id", ondelete="SET NULL", use_alter=True), nullable=True)
 
     slot: Mapped[Slot] = relationship(lazy="joined", innerjoin=True)
 

@@ -53,6 +53,11 @@ SUBSCRIPTION_LOSSES = Counter("calendar_hub_subscription_losses",
 GATE_KEYS = Counter("calendar_gate_keys",
                     "Lock keys the sweeper's reconciliation handled: stale_found, stale_removed, retimed",
                     ["outcome"])
+OFFERS = Counter("calendar_waitlist_offers", "Waitlist offers, by outcome: made, accepted, declined, expired",
+                 ["outcome"])
+OFFER_DELAY = Histogram("calendar_waitlist_freed_to_offered_seconds",
+                        "From a slot's release (a cancel, a hold's deadline, a publication) to its offer",
+                        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
 STORE_FAILURES = Counter(
     "calendar_rate_limit_store_failures_total",
     "Requests let through unchecked because the rate-limit store failed")
@@ -66,9 +71,13 @@ for _reason in CONFLICT_REASONS:
     CONFLICTS.labels(_reason)
 for _gate in ("redis", "database"):
     GATE.labels(_gate)
+for _outcome in ("made", "accepted", "declined", "expired"):
+    OFFERS.labels(_outcome)
 
 _COMMITTED = {"BookingCreated": HOLDS.inc, "BookingConfirmed": CONFIRMATIONS.inc,
-              "BookingCancelled": CANCELLATIONS.inc}
+              "BookingCancelled": CANCELLATIONS.inc, "SlotOffered": OFFERS.labels("made").inc,
+              "OfferAccepted": OFFERS.labels("accepted").inc, "OfferDeclined": OFFERS.labels("declined").inc,
+              "OfferExpired": OFFERS.labels("expired").inc}
 
 
 def conflict(reason: str | None) -> None:
@@ -109,6 +118,8 @@ def gate_reconciled(stale_found: int, stale_removed: int, retimed: int) -> None:
 
 def count_committed(committed) -> None:
     """After-commit hook: count the committed transaction's events (a `uow.Committed`)."""
+    for seconds in committed.offer_delays:
+        OFFER_DELAY.observe(seconds)
     for event_type in committed.events:
         if event_type == "BookingExpired":
             EXPIRIES.labels(committed.expiry_path).inc()

@@ -31,6 +31,8 @@ class BookingSchema(Schema):
     starts_at = fields.AwareDateTime()
     ends_at = fields.AwareDateTime()
     created_at = fields.AwareDateTime()
+    waitlist_entry_id = fields.UUID(allow_none=True, metadata={
+        "description": "The waitlist entry this booking was offered to; null for an ordinary hold"})
 
 
 _booking_schema = BookingSchema()

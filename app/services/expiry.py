@@ -26,6 +26,7 @@ from app.db.clock import db_now
 from app.db.uow import expiry_path, unit_of_work
 from app.events import booking_event_data, record_event
 from app.models import Booking, Slot
+from app.services import waitlist
 
 
 def _end_holds(session: Session, bookings: Sequence[Booking], now: datetime,
@@ -41,11 +42,19 @@ def _end_holds(session: Session, bookings: Sequence[Booking], now: datetime,
         .returning(Booking)
         .execution_options(synchronize_session=False, populate_existing=True)
     ).all()
-    for booking in sorted(ended, key=lambda b: (b.hold_expires_at, str(b.id))):
+    ended = sorted(ended, key=lambda b: (b.hold_expires_at, str(b.id)))
+    for booking in ended:
         record_event(session, "BookingExpired", booking_event_data(booking, with_contact=True), now)
-        if booking.slot_id in freed_slots:
+        if booking.waitlist_entry_id is not None:
+            waitlist.offer_ended(session, booking, "expired", now)
+    # A freed slot goes to the waitlist first; only one nobody takes is announced free.
+    released = {b.slot_id: b.hold_expires_at for b in ended if b.slot_id in freed_slots}
+    offered = waitlist.offer_freed_slots(session, released, now, freed_at=released)
+    for booking in ended:
+        if booking.slot_id in freed_slots and booking.slot_id not in offered:
             record_event(session, "SlotUnlocked",
                          booking_event_data(booking, with_contact=False, reason="expired"), now)
+    waitlist.offer_to_candidates(session, [b.candidate_id for b in ended], now)  # hold cap freed
     return len(ended)
 
 
@@ -71,19 +80,6 @@ def expire_holds(session: Session, bookings: Sequence[Booking], now: datetime) -
 def expire_hold(session: Session, booking: Booking, now: datetime) -> bool:
     """Expire `booking` if it is pending and its time is up; record the events."""
     return expire_holds(session, [booking], now) == 1
-
-
-def expire_stale_holds_on_slot(session: Session, slot_id: UUID, now: datetime) -> None:
-    """Expire the overdue hold a new hold just replaced on `slot_id` (lazy expiry).
-
-    The caller's UPDATE already took the slot, so the slot was freed and
-    re-locked within this transaction: SlotUnlocked precedes the new SlotLocked.
-    """
-    stale = session.scalars(
-        select(Booking).where(Booking.slot_id == slot_id, Booking.status == "pending")
-        .execution_options(populate_existing=True)
-    ).all()
-    _end_holds(session, stale, now, freed_slots={slot_id})
 
 
 def _expire_due(session: Session, now: datetime, batch: int, slot_id: UUID | None = None) -> int:

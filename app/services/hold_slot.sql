@@ -41,7 +41,7 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
            'contact_email', b.contact_email, 'status', b.status,
            'locked_until', CASE WHEN b.status = 'pending' THEN calendar.iso_utc(b.hold_expires_at) END,
            'starts_at', calendar.iso_utc(s.starts_at), 'ends_at', calendar.iso_utc(s.ends_at),
-           'created_at', calendar.iso_utc(b.created_at))
+           'created_at', calendar.iso_utc(b.created_at), 'waitlist_entry_id', b.waitlist_entry_id)
 $$;
 
 CREATE OR REPLACE FUNCTION calendar.hold_slot(
@@ -79,12 +79,20 @@ BEGIN
   END IF;
 
   -- The arbiter: free (or its hold ran out), still ahead, at an active hub. Raises the fence.
+  -- A hold that ran out is taken over here only when the waitlist has no claim on it (nobody
+  -- waits at the hub, and it was no offer): otherwise the expiry timer ends it and offers it on.
   UPDATE calendar.slots s
      SET status = 'locked', locked_until = v_until, locked_by = p_session,
          fence = s.fence + 1, updated_at = v_now
    WHERE s.id = p_slot AND s.starts_at > v_now
      AND EXISTS (SELECT 1 FROM calendar.hubs h WHERE h.id = s.hub_id AND h.active)
-     AND (s.status = 'available' OR (s.status = 'locked' AND s.locked_until <= v_now))
+     AND (s.status = 'available'
+          OR (s.status = 'locked' AND s.locked_until <= v_now
+              AND NOT EXISTS (SELECT 1 FROM calendar.waitlist_entries w
+                               WHERE w.hub_id = s.hub_id AND w.status = 'waiting')
+              AND NOT EXISTS (SELECT 1 FROM calendar.bookings b
+                               WHERE b.slot_id = s.id AND b.status = 'pending'
+                                 AND b.waitlist_entry_id IS NOT NULL)))
   RETURNING s.* INTO v_slot;
   IF NOT FOUND THEN
     SELECT * INTO v_slot FROM calendar.slots WHERE id = p_slot;

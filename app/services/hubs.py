@@ -7,14 +7,15 @@ from typing import Any, Iterable
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from app.db.clock import sql_now
+from app.db.clock import db_now, sql_now
 from app.db.uow import autocommit_connection, hub_changed, unit_of_work
 from app.errors import DuplicateHub, NotFound, SlotOverlap
 from app.extensions import db
-from app.models import Hub, Slot
+from app.models import Booking, Hub, Slot, WaitlistEntry
+from app.services import waitlist
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,12 @@ def add_slots(hub_id: UUID, slots: Iterable[dict[str, Any]]) -> list[Slot]:
                         lane=s["lane"], status="available") for s in slots]
         session.add_all(created)
         session.flush()
+        # Published slots go to the waitlist, in join order, before anyone can list them.
+        offered = waitlist.offer_freed_slots(session, [slot.id for slot in created], db_now(session))
         hub_changed(session, hub_id)
+        for slot in created:
+            if slot.id in offered:
+                session.refresh(slot)  # locked for its offer
     return created
 
 
@@ -127,9 +133,10 @@ def local_day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
 def list_free_slots(hub_id: UUID, day: date) -> SlotDay:
     """Slots of the hub's local `day` that can be held now, ordered by start.
 
-    A lock whose `locked_until` has passed counts as free (lazy expiry). Reads
-    only: two statements on an autocommit connection, the clock read inside
-    the second one.
+    A lock whose `locked_until` has passed counts as free (lazy expiry), unless
+    the waitlist has a claim on it (someone waits at the hub, or it was an
+    offer): then the expiry timer offers it on first. Reads only: two
+    statements on an autocommit connection, the clock read inside the second one.
     """
     with autocommit_connection() as connection:
         hub = connection.execute(select(Hub.id, Hub.timezone, Hub.active).where(Hub.id == hub_id)).first()
@@ -144,7 +151,11 @@ def list_free_slots(hub_id: UUID, day: date) -> SlotDay:
             .where(Slot.hub_id == hub_id, Slot.starts_at >= start, Slot.starts_at < end,
                    Slot.starts_at > now,
                    or_(Slot.status == "available",
-                       and_(Slot.status == "locked", Slot.locked_until <= now)))
+                       and_(Slot.status == "locked", Slot.locked_until <= now,
+                            ~exists().where(WaitlistEntry.hub_id == hub_id,
+                                            WaitlistEntry.status == "waiting"),
+                            ~exists().where(Booking.slot_id == Slot.id, Booking.status == "pending",
+                                            Booking.waitlist_entry_id.is_not(None)))))
             .order_by(Slot.starts_at, Slot.lane)
         ).all()
     return SlotDay(hub_id=hub.id, date=day, timezone=hub.timezone, slots=[FreeSlot(*row) for row in rows])

@@ -13,9 +13,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from app.db.clock import db_now
 from app.db.uow import hub_changed, unit_of_work
 from app.models import Hub, Slot
 from app.schemas.hub import WEEKDAYS
+from app.services import waitlist
 from app.services.hubs import local_day_bounds
 
 Interval = tuple[datetime, datetime, int]
@@ -68,9 +70,13 @@ def generate_slots(hub: Hub, first_day: date, days: int,
                 select(Slot.starts_at, Slot.ends_at, Slot.lane)
                 .where(Slot.hub_id == hub.id, Slot.starts_at < end, Slot.ends_at > start))]
             fresh = [c for c in slots_for_day(hub.schedule, tz, day) if not _overlaps(c, taken)]
-            session.add_all(Slot(hub_id=hub.id, starts_at=s, ends_at=e, lane=lane, status="available")
-                            for s, e, lane in fresh)
-            if fresh:
+            new = [Slot(hub_id=hub.id, starts_at=s, ends_at=e, lane=lane, status="available")
+                   for s, e, lane in fresh]
+            session.add_all(new)
+            if new:
+                session.flush()
+                # Published slots go to the waitlist, in join order, before anyone can list them.
+                waitlist.offer_freed_slots(session, [slot.id for slot in new], db_now(session))
                 hub_changed(session, hub.id)
         created += len(fresh)
         if on_day is not None:
