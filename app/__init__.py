@@ -25,6 +25,7 @@ from app.http.errors import register_errorhandlers
 from app.http.json import OrjsonProvider
 from app.observability import exposition, metrics
 from app.observability.logs import configure_logging
+from app.services.waitlist import waiting_for_scrape
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     settings = Settings.from_env({**os.environ, **(config or {})})
     app.config.update(settings.as_flask_config())
     configure_logging(app)
-    exposition.init_app(app, read_backlog=outbox_backlog_for_scrape)
+    exposition.init_app(app, read_backlog=outbox_backlog_for_scrape, read_waiting=waiting_for_scrape)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)

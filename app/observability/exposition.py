@@ -22,21 +22,30 @@ from app.observability.metrics import LATENCY, REQUESTS
 
 log = logging.getLogger(__name__)
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-_BACKLOG_READER = "calendar.outbox_backlog_reader"
+_READERS = "calendar.data_readers"
 
 BacklogReader = Callable[[], "tuple[int, float | None] | None"]
+WaitingReader = Callable[[], "dict | None"]
 
 
 class OutboxCollector:
-    """The outbox backlog at scrape time; also whether the Redis gate is configured at all."""
+    """Facts about the data at scrape time: the outbox backlog, the waitlists, whether Redis is set."""
 
-    def __init__(self, app: Flask, read_backlog: BacklogReader) -> None:
+    def __init__(self, app: Flask, read_backlog: BacklogReader, read_waiting: WaitingReader) -> None:
         self.app = app
         self.read_backlog = read_backlog
+        self.read_waiting = read_waiting
 
     def collect(self):
         with self.app.app_context():  # its own session, even inside a request
             backlog = self.read_backlog()
+            waiting = self.read_waiting()
+        if waiting is not None:
+            family = GaugeMetricFamily("calendar_waitlist_waiting", "Waitlist entries waiting, by hub",
+                                       labels=["hub"])
+            for hub, count in sorted(waiting.items()):
+                family.add_metric([str(hub)], count)
+            yield family
         if backlog is None:
             return  # unreadable now (the reader logged why)
         count, age = backlog
@@ -63,7 +72,7 @@ def build_registry(app: Flask) -> CollectorRegistry:
         multiprocess.MultiProcessCollector(registry)
     else:
         registry.register(_ProcessCounters())
-    registry.register(OutboxCollector(app, app.extensions[_BACKLOG_READER]))
+    registry.register(OutboxCollector(app, *app.extensions[_READERS]))
     return registry
 
 
@@ -110,13 +119,14 @@ def _count_request(response):
     return response
 
 
-def init_app(app: Flask, read_backlog: BacklogReader) -> None:
+def init_app(app: Flask, read_backlog: BacklogReader, read_waiting: WaitingReader) -> None:
     """Count and time every request; serve GET /metrics (Prometheus text format).
 
     `read_backlog()` gives (unpublished events, age of the oldest in seconds or
-    None), or None when it cannot be read now.
+    None), `read_waiting()` {hub id: entries waiting}; either None when it
+    cannot be read now.
     """
-    app.extensions[_BACKLOG_READER] = read_backlog
+    app.extensions[_READERS] = (read_backlog, read_waiting)
     app.before_request(_start_timer)
     app.after_request(_count_request)
     app.add_url_rule("/metrics", "metrics", _metrics_view, methods=["GET"])

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import func, select, text, tuple_
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.db import locks, uow
@@ -242,6 +242,19 @@ def resume_entry(entry_id: UUID) -> dict:
             offer_to_entries(session, [entry.id], now)
         body = render_entry(session, entry)
     return body
+
+
+def waiting_for_scrape() -> dict[UUID, int] | None:
+    """{hub id: entries waiting}, in a session of its own; None when the database cannot say."""
+    try:
+        rows = db.session.execute(select(WaitlistEntry.hub_id, func.count())
+                                  .where(WaitlistEntry.status == "waiting")
+                                  .group_by(WaitlistEntry.hub_id)).all()
+        return {hub: count for hub, count in rows}
+    except SQLAlchemyError:
+        return None
+    finally:
+        db.session.remove()
 
 
 def render_entry(session: Session, entry: WaitlistEntry) -> dict:

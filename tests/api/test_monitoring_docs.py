@@ -39,7 +39,7 @@ def test_alerts_cover_what_an_operator_must_hear_about():
     rules = yaml.safe_load(ALERTS.read_text())["groups"][0]["rules"]
     assert {rule["alert"] for rule in rules} == {
         "CalendarOutboxStale", "CalendarRelayFailing", "CalendarGateDegraded", "CalendarHigh5xxRate",
-        "CalendarHoldLatencyP99", "CalendarListingsAskRedis"}
+        "CalendarHoldLatencyP99", "CalendarListingsAskRedis", "CalendarWaitlistOffersExpiring"}
     assert all(rule["annotations"]["summary"] and rule["labels"]["severity"] for rule in rules)
 
 
