@@ -8,7 +8,14 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from app.errors import AlreadyWaiting, HubNotFound, InvalidRequest, InvalidSwap, WaitlistLimit
+from app.errors import (
+    AlreadyWaiting,
+    HubNotFound,
+    InvalidRequest,
+    InvalidSwap,
+    SlotUnavailable,
+    WaitlistLimit,
+)
 from app.extensions import db
 from app.gate import slot_gate
 from app.models import Booking, OutboxEvent, Slot, WaitlistEntry
@@ -233,3 +240,37 @@ def test_dates_are_the_hubs_local_dates(ctx):
         join(hub, from_date=local_today - timedelta(days=1), to_date=local_today)
     assert join(hub, from_date=local_today, to_date=local_today)["status"] == "waiting"
     assert isinstance(local_today, date)
+
+
+def test_generate_slots_offers_each_new_slot_in_join_order_and_lists_only_the_rest(app):
+    with app.app_context():
+        hub = make_hub(schedule={"slot_minutes": 60, "examiners": 1,
+                                 "weekly": {day: [["08:00", "11:00"]] for day in
+                                            ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}})
+        first_day = datetime.now(timezone.utc).date() + timedelta(days=DAYS_AHEAD)
+        entries = [join(hub) for _ in range(2)]
+    result = app.test_cli_runner().invoke(args=["generate-slots", "--hub", hub.code,
+                                                "--from", first_day.isoformat(), "--days", "1"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        day = list_free_slots(hub.id, first_day)
+        offers = [offer_of(e) for e in entries]
+        starts = sorted(db.session.scalars(select(Slot.starts_at).where(Slot.hub_id == hub.id)))
+        assert [o.slot.starts_at for o in offers] == starts[:2]  # earliest first, to the first joined
+        assert [s.starts_at for s in day.slots] == starts[2:]
+
+
+def test_a_run_out_hold_at_a_hub_with_waiters_goes_to_the_list_not_to_the_fastest_click(make_app):
+    app = make_app(SLOT_LOCK_SECONDS="1")
+    with app.app_context():
+        hub = make_hub()
+        [slot] = future_slots(hub, 1)
+        booking = hold(slot)
+        entry = join(hub)
+        time.sleep(1.2)  # the hold ran out; no worker has ended it yet
+        with pytest.raises(SlotUnavailable):
+            hold(slot)  # lazily it would be free: but someone waits here
+        assert list_free_slots(hub.id, slot.starts_at.date()).slots == []
+        expire_due_holds()  # the expiry timer's work
+        assert offer_of(entry).slot_id == slot.id
+        assert db.session.get(Booking, booking.id, populate_existing=True).status == "expired"
