@@ -117,9 +117,9 @@ def add_slots(hub_id: UUID, slots: Iterable[dict[str, Any]]) -> list[Slot]:
         # Published slots go to the waitlist, in join order, before anyone can list them.
         offered = waitlist.offer_freed_slots(session, [slot.id for slot in created], db_now(session))
         hub_changed(session, hub_id)
-        for slot in created:
-            if slot.id in offered:
-                session.refresh(slot)  # locked for its offer
+        if offered:  # locked for their offers: read back in one statement
+            session.scalars(select(Slot).where(Slot.id.in_(offered))
+                            .execution_options(populate_existing=True)).all()
     return created
 
 

@@ -8,7 +8,8 @@
 -- swapped booking's slot.
 --
 -- calendar.offer_slots: each given slot that is free, earliest start first,
---   goes to the eligible entry that joined first.
+--   goes to the eligible entry that joined first. (An entry that a concurrent
+--   transaction resumes while a long call runs may miss that call's slots.)
 -- calendar.offer_to_entries: each given waiting entry, first joined first,
 --   gets the earliest-starting eligible free slot.
 -- Both make the offer the same way (calendar.make_offer): the slot is locked
@@ -85,27 +86,52 @@ RETURNS TABLE (slot_id uuid, hub_id uuid, booking_id uuid, token text, expires_a
 LANGUAGE plpgsql AS $$
 DECLARE
   v_slot calendar.slots;
+  v_hub uuid;
   v_timezone text;
   v_entry calendar.waitlist_entries;
+  v_head boolean;
+  -- Entries up to the floor were all offered a slot by this call: later slots need not look
+  -- at them again, so publishing 1,000 slots to 10,000 waiters reads each entry about once.
+  v_floor_at timestamptz;
+  v_floor_id uuid;
   v_offer record;
 BEGIN
   FOR v_slot IN
     SELECT s.* FROM calendar.slots s
      WHERE s.id = ANY (p_slots) AND s.status = 'available'
        AND s.starts_at > p_now + make_interval(secs => p_cutoff_seconds)
-     ORDER BY s.starts_at, s.lane, s.id
+     ORDER BY s.hub_id, s.starts_at, s.lane, s.id
        FOR UPDATE
   LOOP
-    SELECT h.timezone INTO v_timezone FROM calendar.hubs h WHERE h.id = v_slot.hub_id AND h.active;
-    CONTINUE WHEN NOT FOUND;
+    IF v_hub IS DISTINCT FROM v_slot.hub_id THEN
+      v_hub := v_slot.hub_id;
+      v_floor_at := '-infinity';
+      v_floor_id := '00000000-0000-0000-0000-000000000000';
+      SELECT h.timezone INTO v_timezone FROM calendar.hubs h WHERE h.id = v_hub AND h.active;
+    END IF;
+    CONTINUE WHEN v_timezone IS NULL;
+    -- The first waiting entry past the floor, if it is eligible; else the first eligible one.
     SELECT e.* INTO v_entry FROM calendar.waitlist_entries e
-     WHERE e.hub_id = v_slot.hub_id AND e.status = 'waiting'
-       AND calendar.waitlist_eligible(e, v_slot, v_timezone, p_now, p_cutoff_seconds, p_max_holds)
+     WHERE e.hub_id = v_hub AND e.status = 'waiting' AND (e.joined_at, e.id) > (v_floor_at, v_floor_id)
      ORDER BY e.joined_at, e.id
      LIMIT 1
        FOR UPDATE;
     CONTINUE WHEN NOT FOUND;
+    v_head := calendar.waitlist_eligible(v_entry, v_slot, v_timezone, p_now, p_cutoff_seconds, p_max_holds);
+    IF NOT v_head THEN
+      SELECT e.* INTO v_entry FROM calendar.waitlist_entries e
+       WHERE e.hub_id = v_hub AND e.status = 'waiting' AND (e.joined_at, e.id) > (v_floor_at, v_floor_id)
+         AND calendar.waitlist_eligible(e, v_slot, v_timezone, p_now, p_cutoff_seconds, p_max_holds)
+       ORDER BY e.joined_at, e.id
+       LIMIT 1
+         FOR UPDATE;
+      CONTINUE WHEN NOT FOUND;
+    END IF;
     v_offer := calendar.make_offer(v_slot, v_entry, p_now, p_offer_min, p_offer_max, p_routing);
+    IF v_head THEN
+      v_floor_at := v_entry.joined_at;
+      v_floor_id := v_entry.id;
+    END IF;
     slot_id := v_slot.id;
     hub_id := v_slot.hub_id;
     booking_id := v_offer.booking_id;
