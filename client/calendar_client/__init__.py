@@ -10,21 +10,37 @@ this package needs only `requests`.
 """
 from calendar_client.client import DEFAULT_BASE_URL, CalendarClient, RawResponse, __version__
 from calendar_client.errors import (
+                                    AlreadyWaiting,
                                     CalendarError,
                                     CalendarUnavailable,
                                     HoldExpired,
                                     HoldLimitReached,
+                                    HubNotFound,
                                     InvalidState,
+                                    InvalidSwap,
                                     NotFound,
                                     SlotUnavailable,
                                     Unauthorized,
                                     ValidationFailed,
+                                    WaitlistLimitReached,
 )
-from calendar_client.types import Booking, Event, EventPage, Health, Hub, Slot, SlotList
+from calendar_client.types import (
+                                   Booking,
+                                   Event,
+                                   EventPage,
+                                   Health,
+                                   Hub,
+                                   Slot,
+                                   SlotList,
+                                   WaitlistEntry,
+                                   WaitlistOffer,
+)
 
 __all__ = [
     "CalendarClient", "RawResponse", "DEFAULT_BASE_URL", "__version__",
     "CalendarError", "CalendarUnavailable", "HoldExpired", "HoldLimitReached", "InvalidState",
     "NotFound", "SlotUnavailable", "Unauthorized", "ValidationFailed",
+    "AlreadyWaiting", "HubNotFound", "InvalidSwap", "WaitlistLimitReached",
     "Booking", "Event", "EventPage", "Health", "Hub", "Slot", "SlotList",
+    "WaitlistEntry", "WaitlistOffer",
 ]

@@ -19,7 +19,7 @@ import requests
 
 from calendar_client.errors import CalendarError, CalendarUnavailable, error_from_response
 from calendar_client.retry import BearerAuth, build_retry, build_session
-from calendar_client.types import Booking, EventPage, Health, Hub, SlotList
+from calendar_client.types import Booking, EventPage, Health, Hub, SlotList, WaitlistEntry
 
 __version__ = "0.1.0"
 DEFAULT_BASE_URL = "http://localhost:8002"
@@ -43,7 +43,8 @@ class CalendarClient:
     `base_url` and `api_key` default to `CALENDAR_SERVICE_URL` and
     `CALENDAR_API_KEY`. Each call is retried up to `retries` times on
     connection errors, read timeouts and 502/503/504 (POSTs too: they always
-    carry an Idempotency-Key, see `calendar_client.retry`).
+    carry an Idempotency-Key; and DELETE, which the service makes idempotent;
+    see `calendar_client.retry`).
     """
 
     def __init__(self, base_url: str | None = None, api_key: str | None = None, *,
@@ -142,12 +143,9 @@ class CalendarClient:
         Strings are passed on unchecked: the service is the one judge of
         valid input and answers ValidationFailed.
         """
-        if isinstance(date, dt.datetime):
-            # A datetime's calendar day depends on a time zone we would have to guess.
-            raise TypeError("list_slots wants a date, not a datetime")
-        day = date.isoformat() if isinstance(date, dt.date) else date
         return self._call(SlotList.from_json, "GET", "/api/v1/slots",
-                          params={"hub": str(hub_id), "date": day}, request_id=request_id)
+                          params={"hub": str(hub_id), "date": _day(date, "date")},
+                          request_id=request_id)
 
     def create_booking(self, slot_id: Id, candidate_id: Id, contact_email: str,
                        session_id: str | None = None, idempotency_key: str | None = None, *,
@@ -182,11 +180,56 @@ class CalendarClient:
                           f"/api/v1/bookings/{_segment(booking_id)}/cancel",
                           idempotency_key=idempotency_key, request_id=request_id)
 
+    def join_waitlist(self, hub_id: Id, candidate_id: Id, from_date: dt.date | str,
+                      to_date: dt.date | str, contact_email: str, swap_booking_id: Id | None = None,
+                      idempotency_key: str | None = None, *,
+                      request_id: str | None = None) -> WaitlistEntry:
+        """Put the candidate on `hub_id`'s waitlist for a slot on a hub-local date in the range.
+
+        Dates are dates or 'YYYY-MM-DD' strings, as for `list_slots`. An
+        eligible free slot is offered at once (the entry comes back `offered`).
+        `swap_booking_id`, the candidate's confirmed booking at the hub, asks for
+        an earlier slot in its place. Raises HubNotFound, AlreadyWaiting,
+        WaitlistLimitReached, InvalidSwap or ValidationFailed.
+        """
+        payload: dict[str, Any] = {"candidate_id": str(candidate_id), "hub_id": str(hub_id),
+                                   "from_date": _day(from_date, "from_date"),
+                                   "to_date": _day(to_date, "to_date"),
+                                   "contact_email": contact_email}
+        if swap_booking_id is not None:
+            payload["swap_booking_id"] = str(swap_booking_id)
+        return self._call(WaitlistEntry.from_json, "POST", "/api/v1/waitlist", json=payload,
+                          idempotency_key=idempotency_key, request_id=request_id)
+
+    def get_waitlist_entry(self, entry_id: Id, *, request_id: str | None = None) -> WaitlistEntry:
+        """One waitlist entry with its place in the queue and its offer; NotFound if unknown."""
+        return self._call(WaitlistEntry.from_json, "GET",
+                          f"/api/v1/waitlist/{_segment(entry_id)}", request_id=request_id)
+
+    def leave_waitlist(self, entry_id: Id, *, request_id: str | None = None) -> WaitlistEntry:
+        """Leave the waitlist (idempotent), withdrawing any offer; InvalidState once fulfilled."""
+        return self._call(WaitlistEntry.from_json, "DELETE",
+                          f"/api/v1/waitlist/{_segment(entry_id)}", request_id=request_id)
+
+    def resume_waitlist_entry(self, entry_id: Id, *,
+                              request_id: str | None = None) -> WaitlistEntry:
+        """Take a paused entry back to waiting in its place; InvalidState once fulfilled or left."""
+        return self._call(WaitlistEntry.from_json, "POST",
+                          f"/api/v1/waitlist/{_segment(entry_id)}/resume", request_id=request_id)
+
     def events(self, after: int = 0, limit: int = 100, *,
                request_id: str | None = None) -> EventPage:
         """Up to `limit` events with a sequence above `after`."""
         return self._call(EventPage.from_json, "GET", "/api/v1/events",
                           params={"after": after, "limit": limit}, request_id=request_id)
+
+
+def _day(value: dt.date | str, name: str) -> str:
+    """A date as 'YYYY-MM-DD'; strings are passed on for the service to judge."""
+    if isinstance(value, dt.datetime):
+        # A datetime's calendar day depends on a time zone we would have to guess.
+        raise TypeError(f"{name} must be a date, not a datetime")
+    return value.isoformat() if isinstance(value, dt.date) else value
 
 
 def _segment(resource_id: Id) -> str:

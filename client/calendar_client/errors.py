@@ -1,10 +1,10 @@
 """Typed exceptions for everything the Calendar service can refuse or fail at.
 
 The service answers every error with one JSON shape,
-`{"code", "status", "message"}` plus `error` (a machine code) on 409 and
-`errors` (per-field messages) on 422. `error_from_response` turns such a
-response into the most specific `CalendarError` subclass so callers can
-`except SlotUnavailable:` instead of comparing strings.
+`{"code", "status", "message"}` plus `error` (a machine code) on 409 and on
+some 404s, and `errors` (per-field messages) on 422. `error_from_response`
+turns such a response into the most specific `CalendarError` subclass so
+callers can `except SlotUnavailable:` instead of comparing strings.
 """
 from __future__ import annotations
 
@@ -38,7 +38,11 @@ class CalendarUnavailable(CalendarError):
 
 
 class NotFound(CalendarError):
-    """404: the hub, slot or booking does not exist."""
+    """404: the hub, slot, booking or waitlist entry does not exist."""
+
+
+class HubNotFound(NotFound):
+    """404 `hub_not_found`: a waitlist was asked for at a hub that does not exist."""
 
 
 class Unauthorized(CalendarError):
@@ -71,27 +75,45 @@ class HoldExpired(InvalidState):
     """409 `hold_expired`: the 15-minute hold ran out before confirm/cancel."""
 
 
+class AlreadyWaiting(InvalidState):
+    """409 `already_waiting`: the candidate already has an active waitlist entry at this hub."""
+
+
+class WaitlistLimitReached(InvalidState):
+    """409 `waitlist_limit`: the candidate has as many active waitlist entries as allowed."""
+
+
+class InvalidSwap(InvalidState):
+    """409 `invalid_swap`: `swap_booking_id` is not the candidate's confirmed booking at the hub."""
+
+
 # Subclassing InvalidState lets callers catch "any conflict" in one clause
 # while the specific codes stay distinguishable.
 _CONFLICTS: dict[str, type[InvalidState]] = {
     "slot_unavailable": SlotUnavailable,
     "candidate_hold_limit": HoldLimitReached,
     "hold_expired": HoldExpired,
+    "already_waiting": AlreadyWaiting,
+    "waitlist_limit": WaitlistLimitReached,
+    "invalid_swap": InvalidSwap,
     "invalid_state": InvalidState,
 }
+# Likewise a NotFound that names what was missing; a bare 404 stays a NotFound.
+_NOT_FOUND: dict[str, type[NotFound]] = {"hub_not_found": HubNotFound}
 
 
 def error_from_response(status: int, body: Any) -> CalendarError:
     """Build the exception for an error response with `status` and parsed JSON `body`."""
     error_body = body if isinstance(body, dict) else None
     message = _message(status, error_body)
+    code = str(error_body.get("error")) if error_body else ""
     kind: type[CalendarError]
     if status >= 500:
         kind = CalendarUnavailable
     elif status == 409:
-        kind = _CONFLICTS.get(str(error_body.get("error")) if error_body else "", InvalidState)
+        kind = _CONFLICTS.get(code, InvalidState)
     elif status == 404:
-        kind = NotFound
+        kind = _NOT_FOUND.get(code, NotFound)
     elif status in (400, 422):
         kind = ValidationFailed
     elif status in (401, 403):

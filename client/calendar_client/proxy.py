@@ -71,10 +71,10 @@ def _relay(raw: RawResponse) -> Response:
     return response
 
 
-def _booking_path(booking_id: str, action: str = "") -> str | None:
-    """The service path for a booking, or None when the id is not a UUID."""
+def _resource_path(collection: str, resource_id: str, action: str = "") -> str | None:
+    """The service path of a booking or waitlist entry, or None when the id is not a UUID."""
     try:
-        return f"/api/v1/bookings/{uuid.UUID(booking_id)}{action}"
+        return f"/api/v1/{collection}/{uuid.UUID(resource_id)}{action}"
     except ValueError:
         return None
 
@@ -148,33 +148,58 @@ def create_calendar_proxy(client: CalendarClient | None = None, url_prefix: str 
         return forward("GET", "/api/v1/slots",
                        params={"hub": request.args["hub_id"], "date": request.args["date"]})
 
-    @bp.post("/bookings")
-    def create_booking() -> Response:
-        """Hold a slot; the JSON body goes to the service as it is."""
+    def create(path: str) -> Response:
+        # The JSON object goes to the service as it is: the service judges its fields.
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             return error_response(400, "the request body must be a JSON object")
-        return forward("POST", "/api/v1/bookings", json=body)
+        return forward("POST", path, json=body)
 
-    def booking_call(method: str, booking_id: str, action: str = "") -> Response:
-        path = _booking_path(booking_id, action)
+    def resource_call(method: str, collection: str, resource_id: str,
+                      action: str = "") -> Response:
+        path = _resource_path(collection, resource_id, action)
         if path is None:
             return error_response(404, "not found")
         return forward(method, path)
 
+    @bp.post("/bookings")
+    def create_booking() -> Response:
+        """Hold a slot; the JSON body goes to the service as it is."""
+        return create("/api/v1/bookings")
+
     @bp.get("/bookings/<booking_id>")
     def get_booking(booking_id: str) -> Response:
         """One booking."""
-        return booking_call("GET", booking_id)
+        return resource_call("GET", "bookings", booking_id)
 
     @bp.post("/bookings/<booking_id>/confirm")
     def confirm_booking(booking_id: str) -> Response:
-        """Confirm a held booking."""
-        return booking_call("POST", booking_id, "/confirm")
+        """Confirm a held booking (or accept a waitlist offer)."""
+        return resource_call("POST", "bookings", booking_id, "/confirm")
 
     @bp.post("/bookings/<booking_id>/cancel")
     def cancel_booking(booking_id: str) -> Response:
-        """Cancel a hold or booking."""
-        return booking_call("POST", booking_id, "/cancel")
+        """Cancel a hold or booking (or decline a waitlist offer)."""
+        return resource_call("POST", "bookings", booking_id, "/cancel")
+
+    @bp.post("/waitlist")
+    def join_waitlist() -> Response:
+        """Join a hub's waitlist; the JSON body goes to the service as it is."""
+        return create("/api/v1/waitlist")
+
+    @bp.get("/waitlist/<entry_id>")
+    def get_waitlist_entry(entry_id: str) -> Response:
+        """One waitlist entry: its status, place in the queue and offer."""
+        return resource_call("GET", "waitlist", entry_id)
+
+    @bp.delete("/waitlist/<entry_id>")
+    def leave_waitlist(entry_id: str) -> Response:
+        """Leave the waitlist; an outstanding offer is withdrawn."""
+        return resource_call("DELETE", "waitlist", entry_id)
+
+    @bp.post("/waitlist/<entry_id>/resume")
+    def resume_waitlist_entry(entry_id: str) -> Response:
+        """Take a paused waitlist entry back to waiting."""
+        return resource_call("POST", "waitlist", entry_id, "/resume")
 
     return bp

@@ -4,14 +4,15 @@ Retries live in urllib3 (`Retry` on the session's `HTTPAdapter`), not in a
 loop of our own, so connection errors, read timeouts, dropped responses and
 502/503/504 are all retried by one mechanism with one backoff.
 
-Which methods may be retried is the delicate part. GET is safe. A POST is
-safe only when the service can recognise the retry as the same request, which
-it does through the `Idempotency-Key` header. urllib3's `Retry` never sees
-request headers, so the rule is enforced one level up instead: POST is in
-`allowed_methods` and `CalendarClient` sends an `Idempotency-Key` on every
-POST (one per logical call, reused by every attempt). A retried POST is
-therefore always a replay the service answers from its first response, never
-a second booking.
+Which methods may be retried is the delicate part. GET is safe, and so is
+DELETE: its one use, leaving the waitlist, answers a repeat with the same
+left entry. A POST is safe only when the service can recognise the retry as
+the same request, which it does through the `Idempotency-Key` header.
+urllib3's `Retry` never sees request headers, so the rule is enforced one
+level up instead: POST is in `allowed_methods` and `CalendarClient` sends an
+`Idempotency-Key` on every POST (one per logical call, reused by every
+attempt). A retried POST is therefore always a replay the service answers
+from its first response, never a second booking.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 RETRY_STATUSES = frozenset({502, 503, 504})
-RETRY_METHODS = frozenset({"GET", "HEAD", "POST"})
+RETRY_METHODS = frozenset({"GET", "HEAD", "DELETE", "POST"})
 
 
 class CalendarRetry(Retry):

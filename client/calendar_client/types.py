@@ -34,6 +34,10 @@ def _optional_datetime(value: str | None) -> dt.datetime | None:
     return None if value is None else parse_datetime(value)
 
 
+def _optional_uuid(value: str | None) -> uuid.UUID | None:
+    return None if value is None else uuid.UUID(value)
+
+
 @dataclass(frozen=True)
 class Hub:
     """A testing centre offering slots in its own time zone."""
@@ -105,6 +109,9 @@ class Booking:
     """A candidate's hold (`pending`) or booking of a slot.
 
     `locked_until` is when a pending hold expires; None once it is settled.
+    `waitlist_entry_id` names the waitlist entry a pending booking was offered
+    to (confirm to accept, cancel to decline); None for an ordinary hold and
+    from services older than the waitlist.
     """
 
     id: uuid.UUID
@@ -117,6 +124,7 @@ class Booking:
     starts_at: dt.datetime
     ends_at: dt.datetime
     created_at: dt.datetime
+    waitlist_entry_id: uuid.UUID | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Booking:
@@ -127,7 +135,65 @@ class Booking:
                    locked_until=_optional_datetime(data.get("locked_until")),
                    starts_at=parse_datetime(data["starts_at"]),
                    ends_at=parse_datetime(data["ends_at"]),
-                   created_at=parse_datetime(data["created_at"]))
+                   created_at=parse_datetime(data["created_at"]),
+                   waitlist_entry_id=_optional_uuid(data.get("waitlist_entry_id")))
+
+
+@dataclass(frozen=True)
+class WaitlistOffer:
+    """A slot held for a waitlist entry: a pending booking, `booking_id`, until `expires_at`.
+
+    Confirming the booking accepts the offer; cancelling it declines it.
+    """
+
+    booking_id: uuid.UUID
+    slot_id: uuid.UUID
+    starts_at: dt.datetime
+    expires_at: dt.datetime
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> WaitlistOffer:
+        """Parse the `offer` of the service's waitlist entry representation."""
+        return cls(booking_id=uuid.UUID(data["booking_id"]), slot_id=uuid.UUID(data["slot_id"]),
+                   starts_at=parse_datetime(data["starts_at"]),
+                   expires_at=parse_datetime(data["expires_at"]))
+
+
+@dataclass(frozen=True)
+class WaitlistEntry:
+    """A candidate waiting for a slot at a hub on a hub-local date in `from_date`..`to_date`.
+
+    `status` is `waiting`, `offered`, `paused` (offers ran out too often:
+    resume it), `fulfilled` or `left`. `position` is the 1-based place in the
+    hub's queue while waiting or offered, else None; `offer` the slot held for
+    the entry while `offered`, else None. `swap_booking_id` is the confirmed
+    booking an accepted offer replaces, if any.
+    """
+
+    id: uuid.UUID
+    candidate_id: uuid.UUID
+    hub_id: uuid.UUID
+    from_date: dt.date
+    to_date: dt.date
+    swap_booking_id: uuid.UUID | None
+    joined_at: dt.datetime
+    strikes: int
+    status: str
+    position: int | None
+    offer: WaitlistOffer | None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> WaitlistEntry:
+        """Parse the service's waitlist entry representation."""
+        position, offer = data.get("position"), data.get("offer")
+        return cls(id=uuid.UUID(data["id"]), candidate_id=uuid.UUID(data["candidate_id"]),
+                   hub_id=uuid.UUID(data["hub_id"]),
+                   from_date=dt.date.fromisoformat(data["from_date"]),
+                   to_date=dt.date.fromisoformat(data["to_date"]),
+                   swap_booking_id=_optional_uuid(data.get("swap_booking_id")),
+                   joined_at=parse_datetime(data["joined_at"]), strikes=int(data["strikes"]),
+                   status=data["status"], position=None if position is None else int(position),
+                   offer=None if offer is None else WaitlistOffer.from_json(offer))
 
 
 @dataclass(frozen=True)

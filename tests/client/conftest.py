@@ -1,11 +1,12 @@
-"""Fixtures for the client and proxy tests: scripted servers and fast-failing clients.
+"""Fixtures for the client and proxy tests: scripted servers, fast-failing clients, the live service.
 
-The `live_service` fixture used by test_contract.py is not defined here: it
-belongs to the service's own tests/conftest.py.
+The `live_service` fixture behind `calendar` and `hub_id` is not defined
+here: it belongs to the service's own tests/conftest.py.
 """
 from __future__ import annotations
 
 import socket
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -66,3 +67,16 @@ def closed_port_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def calendar(live_service) -> Iterator[CalendarClient]:
+    """A client of the live service (gunicorn, PostgreSQL, Redis) with the client key."""
+    with CalendarClient(live_service.base_url, live_service.api_key) as client:
+        yield client
+
+
+@pytest.fixture
+def hub_id(live_service) -> uuid.UUID:
+    """The live service's demo hub."""
+    return uuid.UUID(str(live_service.demo_hub_id))

@@ -1,31 +1,25 @@
 """The client and the proxy against the real service: gunicorn, PostgreSQL, Redis.
 
-`live_service` comes from tests/conftest.py (base_url, api_key, admin_key,
-demo_hub_id). Tests do not depend on each other's order: each uses fresh
+`calendar` and `hub_id` (tests/client/conftest.py) stand on `live_service`
+from tests/conftest.py (base_url, api_key, admin_key, demo_hub_id); the
+helpers are in live.py. Tests do not depend on each other's order: each uses fresh
 candidate ids and random free slots of a random day, and a candidate may
 hold only one slot at a time.
 """
 from __future__ import annotations
 
 import datetime as dt
-import http.client
-import json
 import random
 import time
 import uuid
-from collections.abc import Iterator
-from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 import pytest
 from calendar_client import (
-    Booking,
     CalendarClient,
     EventPage,
     HoldLimitReached,
     InvalidState,
     NotFound,
-    Slot,
     SlotUnavailable,
     Unauthorized,
     ValidationFailed,
@@ -33,45 +27,9 @@ from calendar_client import (
 from calendar_client.proxy import create_calendar_proxy
 from flask import Flask
 
-from .servers import Recorded, Reply
+from .live import EMAIL, JAMAICA, forward_losing_first, free_slots, hold, is_listed_free, local_today
 
 pytestmark = pytest.mark.e2e
-JAMAICA = ZoneInfo("America/Jamaica")
-EMAIL = "candidate@example.com"
-
-
-@pytest.fixture
-def calendar(live_service) -> Iterator[CalendarClient]:
-    with CalendarClient(live_service.base_url, live_service.api_key) as client:
-        yield client
-
-
-@pytest.fixture
-def hub_id(live_service) -> uuid.UUID:
-    return uuid.UUID(str(live_service.demo_hub_id))
-
-
-def local_today() -> dt.date:
-    return dt.datetime.now(JAMAICA).date()
-
-
-def free_slots(calendar: CalendarClient, hub_id: uuid.UUID, count: int = 1) -> list[Slot]:
-    """`count` random free slots of one random day from tomorrow on."""
-    for offset in random.sample(range(1, 14), 13):
-        available = calendar.list_slots(hub_id, local_today() + dt.timedelta(days=offset)).available
-        if len(available) >= count:
-            return random.sample(list(available), count)
-    raise AssertionError(f"no day of the demo hub has {count} free slots")
-
-
-def is_listed_free(calendar: CalendarClient, slot: Slot) -> bool:
-    day = calendar.list_slots(slot.hub_id, slot.starts_at.astimezone(JAMAICA).date())
-    return slot.id in {free.id for free in day.available}
-
-
-def hold(calendar: CalendarClient, hub_id: uuid.UUID) -> Booking:
-    [slot] = free_slots(calendar, hub_id)
-    return calendar.create_booking(slot.id, uuid.uuid4(), EMAIL)
 
 
 # -- reads -------------------------------------------------------------------------
@@ -208,40 +166,10 @@ def test_the_event_feed_reports_a_new_hold(calendar, hub_id, relay_worker):
 
 # -- retry safety --------------------------------------------------------------------
 
-def forward_dropping_first_booking(upstream: str, dropped: list[tuple[int, dict]]):
-    """A script that relays requests to `upstream` but loses the first booking's answer.
-
-    The first POST /api/v1/bookings reaches the service and completes there;
-    its response is read in full, kept in `dropped`, and the client's
-    connection is closed without a reply: the booking exists, the client
-    does not know it.
-    """
-    target = urlsplit(upstream)
-
-    def forward(request: Recorded) -> Reply:
-        connection = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
-        try:
-            headers = {name: value for name, value in request.headers.items()
-                       if name not in ("host", "connection", "content-length", "accept-encoding")}
-            connection.request(request.method, request.target, body=request.body or None,
-                               headers=headers)
-            response = connection.getresponse()
-            status, body = response.status, response.read()
-            content_type = response.getheader("Content-Type", "application/json")
-        finally:
-            connection.close()
-        if (request.method, request.path) == ("POST", "/api/v1/bookings") and not dropped:
-            dropped.append((status, json.loads(body)))
-            return Reply(drop=True)
-        return Reply(status, body, {"Content-Type": content_type})
-
-    return forward
-
-
 def test_a_retried_booking_whose_answer_was_lost_books_only_once(live_service, calendar, hub_id,
                                                                  serve):
     dropped: list[tuple[int, dict]] = []
-    lossy = serve(forward_dropping_first_booking(live_service.base_url, dropped))
+    lossy = serve(forward_losing_first(live_service.base_url, dropped, "POST", "/api/v1/bookings"))
     [slot] = free_slots(calendar, hub_id)
     candidate = uuid.uuid4()
 
