@@ -67,6 +67,6 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_request_guards(app: Flask) -> None:
-    """Body size and type first (headers only), then rate limits (which may read the body)."""
+    """Body size and type first (headers only), then rate limits."""
     guards.init_app(app)
     ratelimits.init_app(app)

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
-from limits import parse_many  # Flask-Limiter's own parser: what passes here, it accepts
+from limits import parse_many  # the parser app.gate.rate_limits uses: what passes here, it accepts
 
 
 class ConfigError(RuntimeError):
@@ -64,7 +64,7 @@ POSTGRES_SCHEMES = ("postgresql://", "postgresql+psycopg2://", "postgres://")
 
 
 def _rate(env: Mapping[str, str], name: str, default: str | None) -> str | None:
-    """A Flask-Limiter rate like "10/minute" or "100/minute;1000/hour"; "off" disables it."""
+    """A rate like "10/minute" or "100/minute;1000/hour" (the `limits` library's); "off" disables it."""
     raw = env.get(name, "").strip()
     if not raw:
         return default

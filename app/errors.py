@@ -69,6 +69,16 @@ class IdempotencyMismatch(InvalidRequest):
     message = "Idempotency-Key was already used with a different request"
 
 
+class TooManyRequests(DomainError):
+    """429: a rate limit refused the request; its window ends in `retry_after` seconds."""
+
+    status, message = 429, "too many requests, try again later"
+
+    def __init__(self, message: str | None = None, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class ServiceUnavailable(DomainError):
     status, message = 503, "a backing service is unavailable, try again"
 

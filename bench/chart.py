@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FormatStrFormatter  # noqa: E402
 
-from bench.report import cpu_ms_per_request  # noqa: E402
+from bench.cpu import cpu_ms_per_request  # noqa: E402
 
 PASS, FAIL, NEUTRAL = "#2e7d32", "#c62828", "#607d8b"
 

@@ -3,7 +3,8 @@
 The machine is shared: a test suite, a profiler or a build of other work can land inside a run
 and make a ceiling (or a scenario) come out low. Each run records the CPU time that processes
 outside the bench's own tree and outside PostgreSQL/Redis/RabbitMQ took, so a strange ratio can
-be told from a real effect. Processes that start and end within the run are not seen.
+be told from a real effect. Processes that start and end within the run are not seen. Divided
+by the requests a run answered, the same record says what each request cost each process group.
 """
 from __future__ import annotations
 
@@ -125,6 +126,29 @@ def usage(before: Snapshot, after: Snapshot, root: int = os.getpid()) -> dict:
             # run's ratio say nothing about the code.
             "idle_share": round(max(after.machine[0] - before.machine[0], 0) / capacity, 3),
             "steal_share": round(max(after.machine[1] - before.machine[1], 0) / capacity, 3)}
+
+
+# (column, how a process group is named in a run's `cpu` record)
+CPU_COLUMNS = (("web (gunicorn)", ("own", ("service web", "ceiling web"))),
+               ("PostgreSQL", ("services", ("postgres",))),
+               ("Redis", ("services", ("redis-server",))),
+               ("RabbitMQ", ("services", ("beam.smp", "epmd", "erl_child_setup"))),
+               ("worker", ("own", ("worker",))),
+               ("wrk", ("own", ("wrk",))))
+
+
+def cpu_ms_per_request(run: dict, cpu_count: int) -> dict[str, float] | None:
+    """CPU milliseconds one request cost each process group during `run` (None: not recorded)."""
+    record = run.get("cpu") or {}
+    if "own" not in record or not run.get("requests"):
+        return None
+    scale = run["duration_s"] * cpu_count * 1000 / run["requests"]  # machine share -> ms per request
+    out = {}
+    for column, (table, prefixes) in CPU_COLUMNS:
+        share = sum(v for k, v in record.get(table, {}).items() if k.startswith(prefixes))
+        out[column] = share * scale
+    out["total"] = sum(out.values())
+    return out
 
 
 def children_seconds() -> float:

@@ -18,7 +18,8 @@ from typing import Callable
 import pika
 
 from bench.load import WrkRun
-from bench.service_stack import RABBITMQ_URL
+from tests.support.stack import RABBITMQ_URL
+from tests.support.stats import percentile
 
 
 class BoundQueue:
@@ -72,11 +73,8 @@ class ArrivalRecorder(threading.Thread):
 def percentiles(samples: list[float]) -> dict[str, float]:
     if not samples:
         return {}
-    ordered = sorted(samples)
-
-    def at(q: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
-    return {"p50": at(0.50), "p90": at(0.90), "p99": at(0.99), "max": round(ordered[-1], 1)}
+    at = {"p50": 0.50, "p90": 0.90, "p99": 0.99, "max": 1.0}
+    return {name: round(percentile(samples, fraction), 1) for name, fraction in at.items()}
 
 
 def hub_bookings(conn, hub_id: str) -> tuple[int, float | None, float | None, float | None]:
@@ -146,16 +144,17 @@ def unpublished(conn) -> int:
         return cur.fetchone()[0]
 
 
-def measure_relay(stack, conn, count: int, timeout_s: float) -> dict:
+def measure_relay(conn, exchange: str, count: int, timeout_s: float,
+                  stop_worker: Callable[[], None], start_worker: Callable[[], None]) -> dict:
     """Events/s from outbox to exchange, publisher confirms included, from a worker's start."""
     settle_until = time.monotonic() + 30
     while unpublished(conn) and time.monotonic() < settle_until:  # earlier scenarios' events first
         time.sleep(0.2)
-    stack.stop("worker")
-    queue = BoundQueue(stack.exchange, "#")
+    stop_worker()
+    queue = BoundQueue(exchange, "#")
     try:
         insert_outbox_rows(conn, count)
-        stack.start_worker()
+        start_worker()
         started = time.monotonic()
         while unpublished(conn) and time.monotonic() < started + timeout_s:
             time.sleep(0.02)

@@ -17,8 +17,10 @@ import pika
 import psycopg2
 import redis
 
+from bench.cpu import CPU_COLUMNS, cpu_ms_per_request
 from bench.load import TIMEOUT, WRK_THREADS, wrk_version
-from bench.service_stack import PG_ADMIN_URL, RABBITMQ_URL, REDIS_URL, ROOT, gunicorn_settings
+from bench.settings import gunicorn_settings, service_env
+from tests.support.stack import PG_ADMIN_URL, RABBITMQ_URL, REDIS_URL, ROOT
 
 RESULTS = ROOT / "bench" / "results"
 PACKAGES = ("flask", "flask-smorest", "marshmallow", "sqlalchemy", "flask-sqlalchemy", "psycopg2-binary",
@@ -39,6 +41,7 @@ def _cpu_model() -> str:
 
 def environment(stack) -> dict:
     """Machine, versions and settings, read from the live services."""
+    settings = service_env(stack)
     with psycopg2.connect(PG_ADMIN_URL) as conn, conn.cursor() as cur:
         cur.execute("SHOW server_version")
         postgres = cur.fetchone()[0]
@@ -63,7 +66,7 @@ def environment(stack) -> dict:
                      "packages": {name: _version(name) for name in PACKAGES}},
         "service": {"gunicorn": gunicorn_settings(), "access_log": ACCESS_LOG,
                     "api_keys": "on (API_KEYS, ADMIN_API_KEYS)", "run_worker_in_process": False,
-                    "db_pool": stack.env()["DB_POOL_SIZE"] + " + " + stack.env()["DB_MAX_OVERFLOW"],
+                    "db_pool": settings["DB_POOL_SIZE"] + " + " + settings["DB_MAX_OVERFLOW"],
                     "wrk": {"threads": WRK_THREADS, "timeout": TIMEOUT}},
     }
 
@@ -176,29 +179,6 @@ def markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
-# (column, how a process group is named in a run's `cpu` record)
-_CPU_COLUMNS = (("web (gunicorn)", ("own", ("service web", "ceiling web"))),
-                ("PostgreSQL", ("services", ("postgres",))),
-                ("Redis", ("services", ("redis-server",))),
-                ("RabbitMQ", ("services", ("beam.smp", "epmd", "erl_child_setup"))),
-                ("worker", ("own", ("worker",))),
-                ("wrk", ("own", ("wrk",))))
-
-
-def cpu_ms_per_request(run: dict, cpu_count: int) -> dict[str, float] | None:
-    """CPU milliseconds one request cost each process group during `run` (None: not recorded)."""
-    usage = run.get("cpu") or {}
-    if "own" not in usage or not run.get("requests"):
-        return None
-    scale = run["duration_s"] * cpu_count * 1000 / run["requests"]  # machine share -> ms per request
-    out = {}
-    for column, (table, prefixes) in _CPU_COLUMNS:
-        share = sum(v for k, v in usage.get(table, {}).items() if k.startswith(prefixes))
-        out[column] = share * scale
-    out["total"] = sum(out.values())
-    return out
-
-
 def _cpu_table(results: dict) -> list[str]:
     """Where each request's CPU went, by process group: what bounds each ratio."""
     cpu_count = results["environment"]["machine"]["cpu_count"]
@@ -214,7 +194,7 @@ def _cpu_table(results: dict) -> list[str]:
         rows.append(_row(title, *(f"{mean[k]:.3f}" for k in mean)))
     if not rows:
         return []
-    header = [column for column, _ in _CPU_COLUMNS] + ["total"]
+    header = [column for column, _ in CPU_COLUMNS] + ["total"]
     return ["", "CPU milliseconds per request, by process group, in the same runs (all processes' user + "
             "system time over the run, divided by the requests answered; the kernel's network work is "
             "inside each process's system time):", "",
@@ -264,7 +244,7 @@ def publish(results: dict) -> list[Path]:
     """Write the JSON file and the chart; returns their paths."""
     import json
 
-    from bench.chart import draw
+    from bench.chart import draw  # here, not above: the figures' tests need no matplotlib
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     suffix = "-quick" if results["plan"]["quick"] else ""

@@ -1,9 +1,11 @@
 """scripts/bench: the service under load over HTTP, as ratios to a bare-Flask ceiling.
 
 `python -m bench [--quick]` (through scripts/bench) runs the whole bench, in order: seed, start,
-measure every scenario, check, report, clean up. Modules: service_stack (processes and stores),
-seed (SQL seeding), load (wrk and bench/wrk/*.lua), scenarios (interleaved ceiling runs), events
-(expiry and relay on a real queue), report and chart (outputs), ceiling (the bare Flask app).
+measure every scenario, check, report, clean up. The throwaway stack (database, Redis prefix,
+exchange, gunicorn, worker) is the test suite's own, tests.support.stack. Modules: settings (how
+the service runs), seed (SQL seeding), load (wrk and bench/wrk/*.lua), scenarios (interleaved
+ceiling runs), events (expiry and relay on a real queue), cpu (who used the CPU), report and
+chart (outputs), ceiling (the bare Flask app).
 
 Order matters: the 10,000-slot listing runs first (before the hold scenarios add their
 slots), the 1,000,000-slot listing after every HTTP scenario, then expiry (the service is
@@ -23,10 +25,13 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg2
+
 from bench import cpu, events, report, seed
 from bench.load import run_wrk
 from bench.scenarios import Interleaved, Measured, Target
-from bench.service_stack import CLIENT_KEY, Stack
+from bench.settings import CLIENT_KEY, service_env, web
+from tests.support.stack import Process, Stack
 
 
 @dataclass(frozen=True)
@@ -63,8 +68,10 @@ class Bench:
     def __init__(self, plan: Plan, workdir: Path) -> None:
         self.plan = plan
         self.workdir = workdir
-        self.stack = Stack(workdir)
+        self.stack = Stack("bench", workdir)
         self.conn = None
+        self.service: Process | None = None
+        self.worker: Process | None = None
         self.hubs: dict[str, str] = {}
         self.measured: list[Measured] = []
         self.bursts: list = []
@@ -88,20 +95,39 @@ class Bench:
         log(f"database {self.stack.database}: migrating, seeding {self.plan.base_slots:,} slots")
         self.stack.create_database()
         cpu.watch_database(self.stack.database)
-        self.conn = self.stack.connect()
+        self.conn = psycopg2.connect(self.stack.database_url)
+        self.conn.autocommit = True
         self.hubs["LIST"] = seed.listing_hub(self.conn)
         seed.fill_to(self.conn, self.plan.base_slots)
         seed.settle(self.conn)
         log("starting the ceiling, the service (gunicorn -w 4) and the worker")
-        self.ceiling = self.stack.start_ceiling()
-        self.service = self.stack.start_service()
-        self.stack.start_worker()
-        self.check_listing(self.service.url)
-        self.loop = Interleaved(self.ceiling.url, self.service.url, self.listing_path(), self.plan.seconds)
+        self.ceiling = self.stack.start_gunicorn(service_env(self.stack),
+                                                 **web("ceiling", "bench.ceiling:app", "/ceiling"))
+        self.start_service()
+        self.start_worker()
+        self.check_listing(self.service.base_url)
+        self.loop = Interleaved(self.ceiling.base_url, self.service.base_url, self.listing_path(),
+                                self.plan.seconds)
+
+    def start_service(self, **settings: str) -> None:
+        """(Re)start the service: gunicorn -w 4, the access log on, written to a file."""
+        if self.service is not None:
+            self.service.stop()
+        self.service = self.stack.start_gunicorn(service_env(self.stack, **settings),
+                                                 **web("service", "wsgi:app", "/health"))
+
+    def start_worker(self, listen: bool = True) -> None:
+        """(Re)start `flask worker` (with --no-listener: the sweeper alone ends holds)."""
+        self.stop_worker()
+        self.worker = self.stack.start_worker(service_env(self.stack), listen=listen)
+
+    def stop_worker(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
 
     def listing(self, name: str, title: str) -> Measured:
         run, ceilings = self.loop.measure(32, lambda: run_wrk(
-            name, self.service.url, "get.lua", 32, self.plan.seconds, BENCH_PATH=self.listing_path()))
+            name, self.service.base_url, "get.lua", 32, self.plan.seconds, BENCH_PATH=self.listing_path()))
         return self.keep(Measured(name, title, run, ceilings, Target(">= 0.6", 0.6)))
 
     def keep(self, measured: Measured) -> Measured:
@@ -125,7 +151,7 @@ class Bench:
 
     def holds(self) -> None:
         def hold(name, script, ids, connections, expected=frozenset()):
-            return lambda: run_wrk(name, self.service.url, script, connections, self.plan.seconds,
+            return lambda: run_wrk(name, self.service.base_url, script, connections, self.plan.seconds,
                                    expected=expected, **self.holds_env(ids))
         run, ceilings = self.loop.measure(32, hold("holds", "holds.lua", self.ids["HOLD"], 32))
         self.keep(Measured("holds", "uncontended holds (new slot, new candidate)", run, ceilings,
@@ -146,7 +172,7 @@ class Bench:
         seed.settle(self.conn)
         self.loop.forget()
         log(f"added {added:,} slots")
-        self.check_listing(self.service.url)
+        self.check_listing(self.service.base_url)
         base = next(m for m in self.measured if m.name == "listing")
         big = self.listing("listing_big", f"list one hub-day, {self.plan.big_slots:,} slots in the table")
         big.target = Target(">= 0.9 of the 10k ratio", 0.9)
@@ -155,12 +181,12 @@ class Bench:
     def expiry(self) -> None:
         lock = self.plan.burst_lock_seconds
         log(f"expiry: restarting the service with SLOT_LOCK_SECONDS={lock}")
-        self.service = self.stack.start_service(SLOT_LOCK_SECONDS=str(lock))
+        self.start_service(SLOT_LOCK_SECONDS=str(lock))
         for code, listen, name in (("BURST1", True, "expiry"), ("BURST2", False, "expiry_sweeper_alone")):
-            self.stack.start_worker(listen=listen)
+            self.start_worker(listen=listen)
 
             def burst(until, code=code):
-                return run_wrk(f"burst {code}", self.service.url, "holds.lua", 32, 300, until=until,
+                return run_wrk(f"burst {code}", self.service.base_url, "holds.lua", 32, 300, until=until,
                                **self.holds_env(self.ids[code], BENCH_STOP_AFTER_SLICE="1"))
             log(f"{name}: {self.plan.burst_holds:,} holds, then SlotUnlocked on a bound queue")
             figures, run = events.measure_expiry(self.conn, self.stack.exchange, self.hubs[code],
@@ -173,7 +199,8 @@ class Bench:
 
     def relay(self) -> None:
         log(f"relay: {self.plan.relay_events:,} outbox rows, then a worker")
-        figures = events.measure_relay(self.stack, self.conn, self.plan.relay_events, timeout_s=180)
+        figures = events.measure_relay(self.conn, self.stack.exchange, self.plan.relay_events, 180,
+                                       self.stop_worker, self.start_worker)
         self.results["events"]["relay"] = figures
         log(f"relay: {figures['events_per_s']:,.0f} events/s")
 
@@ -233,8 +260,7 @@ class Bench:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__,
-                                     epilog="scripts/bench --in-process: hold and refusal costs, no HTTP.")
+    parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__)
     parser.add_argument("--quick", action="store_true",
                         help="3 s runs, a 1,000-hold burst with a 10 s lock, 200,000 slots instead of 1M")
     args = parser.parse_args(argv)

@@ -1,7 +1,9 @@
 """Fixtures shared by every layer: real PostgreSQL, Redis and RabbitMQ.
 
-The run gets its own database (migrated with our Alembic migrations), Redis
-key prefix and exchange name; every test starts from empty tables.
+The run gets its own throwaway stack (tests.support.stack.SUITE): a database
+migrated with our Alembic migrations, a Redis key prefix and an exchange name,
+all removed at the end. Every test on the database or Redis starts from empty
+tables; a test that needs neither runs without any service.
 """
 from __future__ import annotations
 
@@ -11,11 +13,11 @@ import uuid
 import pytest
 import redis
 
-from tests.support import stores
-from tests.support.server import start_gunicorn
+from tests.support.stack import REDIS_URL, SUITE
 
 API_KEY = "test-client-key"
 ADMIN_KEY = "test-admin-key"
+STORES = frozenset({"pg_url", "redis_client"})
 
 
 def pytest_addoption(parser):
@@ -34,49 +36,40 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
-def pg_url():
-    """A freshly migrated PostgreSQL database for this run."""
-    with stores.migrated_database(f"calendar_test_{stores.RUN_ID}", service_env) as url:
-        yield url
+def run_stack():
+    """This run's stack: whatever it started or made is removed at the end of the run."""
+    try:
+        yield SUITE
+    finally:
+        SUITE.close()
 
 
 @pytest.fixture(scope="session")
-def redis_client():
-    client = redis.Redis.from_url(stores.REDIS_URL)
+def pg_url(run_stack):
+    """A freshly migrated PostgreSQL database for this run."""
+    return run_stack.create_database()
+
+
+@pytest.fixture(scope="session")
+def redis_client(run_stack):
+    client = redis.Redis.from_url(REDIS_URL)
     client.ping()  # no Redis is a failure, never a skip
     yield client
-    stores.clear_redis(client)
     client.close()
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _remove_run_exchange():
-    """The run's durable exchange would outlive the run: delete it at the end."""
-    yield
-    stores.delete_exchange(stores.EXCHANGE)
-
-
 @pytest.fixture(autouse=True)
-def _clean_stores(request, pg_url, redis_client):
-    stores.truncate_all(pg_url)
-    stores.clear_redis(redis_client)
-    yield
+def _clean_stores(request):
+    """A test on the run's database or Redis starts from empty tables and none of the run's keys.
 
-
-def service_env(pg_url: str, **overrides: str) -> dict[str, str]:
-    """Environment for an app or gunicorn on this run's stores.
-
-    Every setting is given explicitly, so a developer's own environment
-    (APP_ENV, MAX_HOLDS_PER_CANDIDATE, ...) cannot change what a test proves.
+    Only such a test (one whose fixtures reach `pg_url` or `redis_client`): one that
+    needs neither (arithmetic, parsing, reading files) runs without any service.
     """
-    from app.config import Settings
-
-    env = {name: "" for name in Settings.__dataclass_fields__}
-    env.update({"APP_ENV": "development", "DATABASE_URL": pg_url, "REDIS_URL": stores.REDIS_URL,
-                "REDIS_KEY_PREFIX": stores.REDIS_PREFIX, "EVENTS_EXCHANGE": stores.EXCHANGE,
-                "RUN_WORKER_IN_PROCESS": "false"})
-    env.update(overrides)
-    return env
+    if STORES.isdisjoint(request.fixturenames):
+        return
+    request.getfixturevalue("pg_url")
+    SUITE.truncate()
+    SUITE.clear_redis(request.getfixturevalue("redis_client"))
 
 
 @pytest.fixture
@@ -89,7 +82,7 @@ def make_app(pg_url):
     def _make(**overrides: str):
         from app import create_app
 
-        app = create_app(service_env(pg_url, **overrides))
+        app = create_app(SUITE.env(**overrides))
         app.config["TESTING"] = True
         built.append(app)
         return app
@@ -122,8 +115,8 @@ def ctx(app):
 @pytest.fixture(scope="session")
 def gunicorn_server(pg_url, tmp_path_factory):
     """One gunicorn for the run: PostgreSQL + Redis, API keys on."""
-    server = start_gunicorn(service_env(pg_url, API_KEYS=API_KEY, ADMIN_API_KEYS=ADMIN_KEY),
-                            tmp_path_factory.mktemp("gunicorn"))
+    server = SUITE.start_gunicorn(SUITE.env(API_KEYS=API_KEY, ADMIN_API_KEYS=ADMIN_KEY),
+                                  tmp_path_factory.mktemp("gunicorn"))
     yield server
     server.stop()
 
@@ -166,9 +159,7 @@ def run_worker():
 @pytest.fixture
 def relay_worker(pg_url, tmp_path):
     """A `flask worker` process that only relays (sweeper idle, no listener)."""
-    from tests.support.server import start_worker
-
-    env = service_env(pg_url, SWEEP_INTERVAL_SECONDS="3600")
-    worker = start_worker(env, tmp_path, "relay", listen=False)
+    worker = SUITE.start_worker(SUITE.env(SWEEP_INTERVAL_SECONDS="3600"), tmp_path, listen=False,
+                                name="relay")
     yield worker
     worker.stop()

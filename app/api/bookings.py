@@ -30,7 +30,7 @@ class Bookings(MethodView):
     @blp.doc(**_SECURED, **_IDEMPOTENCY)
     def post(self, data, call):
         """Hold a slot for the candidate (pending booking)."""
-        return jsonify(hold_slot(HoldRequest(**data), call, hold_budget())), 201
+        return jsonify(hold_slot(HoldRequest(**data), call, hold_budget(data["candidate_id"]))), 201
 
 
 @blp.route("/<uuid:booking_id>")

@@ -82,7 +82,7 @@ _HEADERS = {
     429: {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds until the window ends"}},
     503: {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait"}},
 }
-# Rate limits (app/ratelimits.py) cover every keyed request and the public reads of these paths.
+# Rate limits (app/http/ratelimits.py) cover every keyed request and the public reads of these paths.
 _RATE_LIMITED_READS = ("/api/v1/hubs", "/api/v1/slots")
 _ERROR_REF = {"$ref": "#/components/schemas/Error"}
 # `@blp.doc(**DEPENDENCY_FREE)`: the operation touches no database, so it cannot answer 503.

@@ -41,5 +41,9 @@ class Keys:
 
     @property
     def rate_limits(self) -> str:
-        """The prefix of the rate limiter's counters."""
+        """The prefix of every rate-limit counter (the `limits` library's keys go under it too)."""
         return f"{self.prefix}ratelimit"
+
+    def rate_limit_window(self, scope: str, identity: str, amount: int, seconds: int) -> str:
+        """One fixed window's counter, e.g. a candidate's holds at 10 per 60 seconds."""
+        return f"{self.rate_limits}:{scope}:{identity}:{amount}/{seconds}"

@@ -4,7 +4,9 @@
 one round trip without touching PostgreSQL. It is only a gate: PostgreSQL's
 conditional UPDATE decides. When Redis is unreachable the gate opens (holds go
 to the database alone, which is still safe) and the breaker keeps it out of
-the way for REDIS_RETRY_SECONDS.
+the way for REDIS_RETRY_SECONDS. A hold's rate limit (its candidate's budget,
+`app.gate.rate_limits`) is spent by the same script that takes the lock, so a
+refused click is one round trip, whether the limit or the holder refuses it.
 
 The key is set before the hold's transaction reads the database clock, so it
 runs out a few milliseconds before `locked_until`; the expiry timer reads
@@ -16,23 +18,23 @@ import logging
 import secrets
 import threading
 from dataclasses import dataclass
-from typing import Callable
 from uuid import UUID
 
 import redis
 from flask import Flask, current_app
-from redis.client import Pipeline
 
 from app.db import uow
 from app.gate import scripts
 from app.gate.client import REDIS_ERRORS, Breaker, connect
 from app.gate.hub_changes import HubChanges
 from app.gate.keys import Keys
+from app.gate.rate_limits import Budget, RateLimits, seconds_to_wait
+from app.observability import metrics
 
 log = logging.getLogger(__name__)
 
 
-def _set_nx_get(target: redis.Redis | Pipeline, key: str, value: str, *expiry: object):
+def _set_nx_get(target: redis.Redis, key: str, value: str, *expiry: object):
     """`SET key value NX [PX ms] GET`: the holder's value, or None when this call set it.
 
     Sent as a raw command: redis-py's `set()` re-validates its keyword
@@ -45,13 +47,14 @@ def _set_nx_get(target: redis.Redis | Pipeline, key: str, value: str, *expiry: o
 class Claim:
     """The outcome of asking the gate: `token` is None when Redis was bypassed.
 
-    A refused claim carries the holder's tag (see `acquire`).
+    A claim refused by the slot's holder carries its tag; one refused by the
+    rate limit carries `retry_after` (see `acquire`).
     """
 
     acquired: bool
     token: str | None
     holder_tag: str | None = None
-    alongside: list | None = None  # results of the commands queued `alongside` (None: not sent)
+    retry_after: int | None = None  # the budget refused the hold: seconds until its window ends
 
 
 class SlotGate:
@@ -63,9 +66,11 @@ class SlotGate:
         self.breaker = Breaker(retry_seconds)
         self._hub_changes: HubChanges | None = None
         self._mutex = threading.Lock()
+        self.rate_limits = RateLimits(client, self.keys, self.breaker)
         if client is not None:
             self.delete_if_owned = client.register_script(scripts.DELETE_IF_OWNED)
             self.retime_if_owned = client.register_script(scripts.RETIME_IF_OWNED)
+            self.hold_within_limit = client.register_script(scripts.HOLD_WITHIN_LIMIT)
 
     @classmethod
     def from_url(cls, url: str | None, prefix: str, timeout: float, retry_seconds: float) -> "SlotGate":
@@ -91,37 +96,43 @@ class SlotGate:
     def slot_id_from_key(self, key: str) -> str | None:
         return self.keys.slot_id_of_lock(key)
 
-    def acquire(self, slot_id: UUID, ttl_ms: int, tag: str = "-",
-                alongside: Callable[[Pipeline], None] | None = None) -> Claim:
+    def acquire(self, slot_id: UUID, ttl_ms: int, tag: str = "-", budget: Budget | None = None) -> Claim:
         """Try to take the slot's lock. A Redis outage yields an open gate.
 
         `tag` travels in the key's value so that a refused request can tell
         whether the holder is its own earlier attempt (`Claim.holder_tag`).
-        `alongside` may queue more commands (the hold's rate-limit counters)
-        to go in the same round trip; their results come back in the claim.
+        `budget` (a candidate's hold limit) is spent first, in the same script
+        and round trip: when it is overspent the lock is left alone and the
+        claim carries `retry_after`. Without Redis it is counted in memory;
+        while Redis fails it is not counted, and the hold goes through.
         """
-        if not self.usable:
+        if self.client is None:
+            wait = self.rate_limits.spend(budget) if budget is not None else None
+            return Claim(True, None) if wait is None else Claim(False, None, retry_after=wait)
+        if not self.breaker.closed:
+            if budget is not None:
+                metrics.rate_limit_store_failed()
             return Claim(True, None)
         token = f"{secrets.token_hex(16)}.{tag}"
-        extra = None
         try:
             # NX + GET (Redis >= 7): one round trip sets the key or names its holder.
-            if alongside is None:
+            if budget is None:
                 holder = _set_nx_get(self.client, self.key(slot_id), token, "PX", ttl_ms)
             else:
-                pipe = self.client.pipeline(transaction=False)
-                alongside(pipe)
-                _set_nx_get(pipe, self.key(slot_id), token, "PX", ttl_ms)
-                *extra, holder = pipe.execute(raise_on_error=False)
-                if isinstance(holder, Exception):
-                    raise holder
+                counters, windows = budget.script_input(self.keys)
+                holder = self.hold_within_limit(keys=[self.key(slot_id), *counters],
+                                                args=[token, ttl_ms, *windows])
         except REDIS_ERRORS as exc:
             self.breaker.failed(exc)
+            if budget is not None:
+                metrics.rate_limit_store_failed()
             return Claim(True, None)
         self.breaker.succeeded()
         if holder is None:
-            return Claim(True, token, alongside=extra)
-        return Claim(False, None, holder.decode().partition(".")[2], alongside=extra)
+            return Claim(True, token)
+        if isinstance(holder, list):
+            return Claim(False, None, retry_after=seconds_to_wait(int(holder[0])))
+        return Claim(False, None, holder.decode().partition(".")[2])
 
     def release(self, slot_id: UUID, token: str | None) -> None:
         """Delete the key if it still holds `token` (best effort).

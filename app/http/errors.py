@@ -2,7 +2,8 @@
 
 Domain errors (`app.errors`), HTTP errors, database outages and anything
 unexpected become `{"code", "status", "message"}` (+ `error` on 409, `errors`
-on 422). No stack trace ever reaches a client; it goes to the log instead.
+on 422, a `Retry-After` header on 429). No stack trace ever reaches a client;
+it goes to the log instead.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
-from app.errors import DomainError
+from app.errors import DomainError, TooManyRequests
 from app.observability import metrics
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,8 @@ def _domain(err: DomainError):
         metrics.conflict(err.error)
     body = error_body(err.status, err.message, error=err.error, errors=err.fields.get("errors"))
     headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else {}
+    if isinstance(err, TooManyRequests):
+        headers["Retry-After"] = str(err.retry_after)
     return jsonify(body), err.status, headers
 
 

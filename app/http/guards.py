@@ -1,8 +1,8 @@
 """Cheap checks on a request body before anything reads it: too large (413), not JSON (415).
 
 They look at headers only, so a 5 MB body is refused without being read; and
-they are registered before the rate limiter (which reads a hold's candidate
-from the body), so it never parses what the API would refuse anyway.
+they are registered before the rate limits' hook, so a request refused here
+spends no budget.
 A chunked body (no Content-Length) is read up to the cap, and refused if more follows.
 Both answers use the one JSON error shape (`app.http.errors` handles werkzeug's errors).
 """
@@ -38,6 +38,6 @@ def _chunked_body_exceeds(limit: int) -> bool:
 
 
 def init_app(app: Flask) -> None:
-    """Cap bodies at MAX_BODY_BYTES; register before the rate limiter."""
+    """Cap bodies at MAX_BODY_BYTES; register before the rate limits."""
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
     app.before_request(check_body)

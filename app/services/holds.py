@@ -1,7 +1,8 @@
 """Holding a slot for a candidate: the Redis gate, then one call of the hold rule in PostgreSQL.
 
-1. Redis `SET NX PX GET` answers most conflicts without touching PostgreSQL
-   (and tells a retry whether the holder is its own first attempt).
+1. One Redis script spends the candidate's rate limit (429 when overspent)
+   and runs `SET NX PX GET`, which answers most conflicts without touching
+   PostgreSQL (and tells a retry whether the holder is its own first attempt).
 2. One statement on an autocommit connection is the whole transaction: the
    stored function `calendar.hold_slot` (app/services/hold_slot.sql) replays
    an Idempotency-Key, serialises the candidate (hold cap), takes the slot
@@ -18,16 +19,22 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Protocol
 from uuid import UUID
 
 from flask import current_app
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.db import locks, uow
-from app.errors import CandidateHoldLimit, Conflict, InvalidRequest, NotFound, SlotUnavailable
+from app.errors import (
+    CandidateHoldLimit,
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    SlotUnavailable,
+    TooManyRequests,
+)
 from app.events import EVENT_TYPES
-from app.gate import slot_gate
+from app.gate import Budget, slot_gate
 from app.observability import metrics
 from app.services import idempotency
 
@@ -39,13 +46,6 @@ _ROUTING = json.dumps(EVENT_TYPES)
 _CALL = ("SELECT outcome, status_code, body, expired FROM calendar.hold_slot("
          "%(slot)s, %(candidate)s, %(email)s, %(session)s, %(lock_seconds)s, %(max_holds)s, "
          "%(lock_class)s, %(lock_id)s, %(token)s, %(routing)s, %(scope)s, %(key)s, %(fingerprint)s)")
-
-
-class Budget(Protocol):
-    """Counters to spend with the gate's round trip (see app.http.ratelimits.HoldBudget)."""
-
-    def queue(self, pipe) -> None: ...
-    def settle(self, results: list | None) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -61,20 +61,16 @@ def hold_slot(request: HoldRequest, call: idempotency.IdempotentCall | None = No
     """Hold `request.slot_id` for SLOT_LOCK_SECONDS; return the pending booking as rendered.
 
     Raises IdempotentReplay when `call` was answered before. `budget` (the
-    request's rate limits) is spent in the gate's round trip and may refuse
-    the hold before anything else is decided.
+    candidate's hold limit) is spent in the gate's round trip; when it is
+    overspent, TooManyRequests (429) before anything else is decided.
     """
     lock_seconds = current_app.config["SLOT_LOCK_SECONDS"]
     gate = slot_gate()
     tag = call.tag if call is not None else "-"
-    claim = gate.acquire(request.slot_id, lock_seconds * 1000, tag,
-                         alongside=budget.queue if budget is not None else None)
-    if budget is not None:
-        try:
-            budget.settle(claim.alongside)
-        except BaseException:
-            gate.release(request.slot_id, claim.token)
-            raise
+    claim = gate.acquire(request.slot_id, lock_seconds * 1000, tag, budget)
+    if claim.retry_after is not None:
+        raise TooManyRequests(f"too many holds for this candidate: {budget.rate}, try again later",
+                              retry_after=claim.retry_after)
     metrics.gate_decided(database_only=claim.acquired and claim.token is None)
     if not claim.acquired:
         if call is not None and claim.holder_tag == tag:

@@ -1,12 +1,10 @@
-"""API keys: who may hold, read and administer; the production start-up checks."""
+"""API keys over HTTP: who may hold, read and administer."""
 from __future__ import annotations
 
 from datetime import date
 
 import pytest
 
-from app.config import ConfigError, Settings
-from app.http.auth import _matches
 from tests.support.factories import make_hub, make_slots
 from tests.support.http import assert_error, hold_body
 
@@ -106,37 +104,3 @@ def test_without_keys_everything_is_open(app, client):
     assert booking.status_code == 201
     assert client.get(f"/api/v1/bookings/{booking.get_json()['id']}").status_code == 200
     assert client.get(f"/api/v1/slots?hub={hub.get_json()['id']}&date={date.today()}").status_code == 200
-
-
-@pytest.mark.parametrize("env", [
-    {"APP_ENV": "production"},
-    {"APP_ENV": "production", "API_KEYS": "k", "DATABASE_URL": "postgresql://db/calendar"},
-    {"APP_ENV": "production", "ADMIN_API_KEYS": "a", "DATABASE_URL": "postgresql://db/calendar"},
-    {"APP_ENV": "production", "API_KEYS": "k", "ADMIN_API_KEYS": "a"},
-    {"APP_ENV": "production", "API_KEYS": "k", "ADMIN_API_KEYS": "a", "DATABASE_URL": "mysql://db/calendar"},
-    {"APP_ENV": "development", "DATABASE_URL": "mysql://db/calendar"},
-])
-def test_production_refuses_unsafe_settings(env):
-    with pytest.raises(ConfigError):
-        Settings.from_env(env)
-
-
-def test_production_starts_with_keys_and_postgres():
-    settings = Settings.from_env({"APP_ENV": "production", "API_KEYS": "k1,k2",
-                                  "ADMIN_API_KEYS": "adm", "DATABASE_URL": "postgresql://db/calendar"})
-    assert settings.is_production and settings.API_KEYS == ("k1", "k2")
-
-
-@pytest.mark.parametrize("presented, expected", [
-    (b"k1", True), (b"k2", True), (b"adm", True),
-    (b"k", False), (b"ad", False), (b"k1k2", False), (b"k1,k2", False), (b"", False),
-])
-def test_key_matching_is_exact_against_every_configured_key(presented, expected):
-    assert _matches(presented, ("k1", "k2", "adm")) is expected
-
-
-def test_key_matching_finds_the_last_key_and_refuses_an_empty_list():
-    keys = tuple(f"key-{n}" for n in range(50))
-    assert _matches(b"key-49", keys) is True
-    assert _matches(b"key-", keys) is False and _matches(b"key-490", keys) is False
-    assert _matches(b"key-49", ()) is False

@@ -11,6 +11,7 @@ from app.extensions import db
 from app.models import Booking, IdempotencyRecord
 from tests.support.factories import make_hub, make_slots
 from tests.support.http import assert_error, hold_body
+from tests.support.stack import REDIS_URL
 
 
 def count(app, model) -> int:
@@ -107,9 +108,8 @@ def test_retry_while_the_first_attempt_is_in_flight_gets_its_answer(make_app, pg
     import psycopg2
 
     from app.db.locks import candidate_lock
-    from tests.support import stores
 
-    app = make_app(REDIS_URL=stores.REDIS_URL if redis_url else "")
+    app = make_app(REDIS_URL=REDIS_URL if redis_url else "")
     with app.app_context():
         slot = make_slots(make_hub(), 1)[0]
     body = hold_body(slot.id)

@@ -12,11 +12,11 @@ from prometheus_client import REGISTRY
 
 from app.extensions import db
 from app.gate import hub_changes, slot_gate
-from tests.support import stores
 from tests.support.factories import make_hub, make_slots
 from tests.support.faults import CuttingProxy
 from tests.support.http import hold_body
 from tests.support.sql import recorded_statements
+from tests.support.stack import REDIS_URL
 
 
 def listing_url(slot) -> str:
@@ -209,7 +209,7 @@ def test_subscriptions_lost_again_and_again_leave_the_gate_working(make_app, red
 def test_a_subscription_that_goes_silent_is_dropped_by_its_ping(make_app, monkeypatch):
     monkeypatch.setattr(hub_changes, "PING_EVERY", 0.2)
     monkeypatch.setattr(hub_changes, "PONG_WITHIN", 0.3)
-    redis_url = urlsplit(stores.REDIS_URL)
+    redis_url = urlsplit(REDIS_URL)
     proxy = CuttingProxy((redis_url.hostname, redis_url.port or 6379))
     try:
         # Cached listings live 30 s here: only the subscription's own check can save the reader.
@@ -232,7 +232,7 @@ def test_a_subscription_that_goes_silent_is_dropped_by_its_ping(make_app, monkey
 
 
 def test_listings_stay_quick_while_redis_is_silent(make_app):
-    redis_url = urlsplit(stores.REDIS_URL)
+    redis_url = urlsplit(REDIS_URL)
     proxy = CuttingProxy((redis_url.hostname, redis_url.port or 6379))
     try:
         app = make_app(REDIS_URL=f"redis://127.0.0.1:{proxy.port}{redis_url.path}")

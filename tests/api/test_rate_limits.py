@@ -9,6 +9,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from app.config import ConfigError, Settings
+from app.gate import slot_gate
 from tests.support.factories import make_hub, make_slots
 from tests.support.http import assert_error, hold_body
 
@@ -60,6 +61,27 @@ def test_the_candidate_is_counted_in_canonical_form(client, slot):
     assert_429(hold(client, slot, "{%s}" % candidate))
 
 
+def test_a_hold_over_its_limit_leaves_the_slot_free(make_app, redis_client):
+    app = make_app(RATE_LIMIT_PER_CANDIDATE="1/minute")
+    with app.app_context():
+        first, second = make_slots(make_hub(), 2)
+        lock = slot_gate().key(second.id)
+    client, candidate = app.test_client(), str(uuid.uuid4())
+    assert hold(client, first, candidate).status_code == 201
+    assert_429(hold(client, second, candidate))
+    assert redis_client.get(lock) is None
+    assert hold(client, second, str(uuid.uuid4())).status_code == 201
+
+
+def test_every_window_of_a_rate_is_counted(make_app):
+    app = make_app(RATE_LIMIT_PER_CANDIDATE="5/second;2/minute")
+    with app.app_context():
+        slot = make_slots(make_hub(), 1)[0]
+    client, candidate = app.test_client(), str(uuid.uuid4())
+    assert 429 not in spend(client, slot, candidate, 2)
+    assert assert_429(hold(client, slot, candidate)) > 1  # the minute's window, not the second's
+
+
 def test_processes_count_together_in_redis(make_app, slot):
     # Two apps are two limiters, as two gunicorn workers or replicas would be.
     first, second = make_app().test_client(), make_app().test_client()
@@ -71,15 +93,15 @@ def test_processes_count_together_in_redis(make_app, slot):
 
 
 def test_counters_live_under_the_service_key_prefix(client, slot, redis_client):
-    from tests.support import stores
+    from tests.support.stack import SUITE
 
     hold(client, slot, str(uuid.uuid4()))
-    keys = [k.decode() for k in redis_client.scan_iter(match=f"{stores.REDIS_PREFIX}ratelimit:*")]
+    keys = [k.decode() for k in redis_client.scan_iter(match=f"{SUITE.redis_prefix}ratelimit:*")]
     assert len(keys) == 1 and redis_client.ttl(keys[0]) <= 60
 
 
 def test_without_redis_the_limit_is_counted_in_memory(make_app, redis_client):
-    from tests.support import stores
+    from tests.support.stack import SUITE
 
     app = make_app(REDIS_URL="", RATE_LIMIT_PER_CANDIDATE="3/minute")
     with app.app_context():
@@ -87,7 +109,7 @@ def test_without_redis_the_limit_is_counted_in_memory(make_app, redis_client):
     client, candidate = app.test_client(), str(uuid.uuid4())
     assert 429 not in spend(client, slot, candidate, 3)
     assert_429(hold(client, slot, candidate))
-    assert not list(redis_client.scan_iter(match=f"{stores.REDIS_PREFIX}*"))
+    assert not list(redis_client.scan_iter(match=f"{SUITE.redis_prefix}*"))
 
 
 def test_refused_callers_do_not_spend_a_candidates_budget(make_app):
@@ -125,6 +147,19 @@ def test_per_key_limit_spans_endpoints_and_keys_count_apart(make_app):
     assert client.get("/api/v1/hubs").status_code == 200  # public reads carry no key
 
 
+def test_a_hold_spends_its_keys_budget_once_its_body_is_valid(make_app):
+    app = make_app(API_KEYS="k1", RATE_LIMIT_PER_KEY="2/minute")
+    with app.app_context():
+        slot = make_slots(make_hub(), 1)[0]
+    client, k1 = app.test_client(), {"Authorization": "Bearer k1"}
+    for _ in range(5):
+        invalid = client.post("/api/v1/bookings", headers=k1, json={"slot_id": str(slot.id)})
+        assert_error(invalid, 422)
+    assert hold(client, slot, str(uuid.uuid4()), headers=k1).status_code == 201
+    assert client.get("/api/v1/events", headers=k1).status_code == 200
+    assert "API key" in assert_error(hold(client, slot, str(uuid.uuid4()), headers=k1), 429)["message"]
+
+
 def test_per_ip_limit_covers_public_reads_only(make_app):
     app = make_app(RATE_LIMIT_PER_IP="2/minute")
     client = app.test_client()
@@ -156,16 +191,26 @@ def test_when_the_store_fails_requests_go_through_logged_once_and_counted(make_a
         slot = make_slots(make_hub(), 1)[0]
     before = REGISTRY.get_sample_value("calendar_rate_limit_store_failures_total") or 0.0
     client, candidate = app.test_client(), str(uuid.uuid4())
-    caplog.set_level(logging.WARNING, logger="app.http.ratelimits")
+    caplog.set_level(logging.WARNING, logger="app.gate.client")
     started = time.monotonic()
     statuses = spend(client, slot, candidate, 6)
     assert time.monotonic() - started < 5
     assert statuses[0] == 201 and 429 not in statuses
     assert REGISTRY.get_sample_value("calendar_rate_limit_store_failures_total") - before == 6
-    warnings = [r for r in caplog.records if r.name == "app.http.ratelimits"]
+    warnings = [r for r in caplog.records if r.name == "app.gate.client"]
     assert len(warnings) == 1 and "unavailable" in warnings[0].getMessage()
     assert client.get("/api/v1/hubs").status_code == 200  # not covered, not counted
     assert REGISTRY.get_sample_value("calendar_rate_limit_store_failures_total") - before == 6
+
+
+def test_when_the_store_fails_keyed_requests_go_through_counted(make_app, caplog):
+    app = make_app(REDIS_URL="redis://127.0.0.1:1/0", API_KEYS="k1", RATE_LIMIT_PER_KEY="1/minute")
+    before = REGISTRY.get_sample_value("calendar_rate_limit_store_failures_total") or 0.0
+    caplog.set_level(logging.WARNING, logger="app.gate.client")
+    client, k1 = app.test_client(), {"Authorization": "Bearer k1"}
+    assert [client.get("/api/v1/events", headers=k1).status_code for _ in range(4)] == [200] * 4
+    assert REGISTRY.get_sample_value("calendar_rate_limit_store_failures_total") - before == 4
+    assert len([r for r in caplog.records if r.name == "app.gate.client"]) == 1
 
 
 @pytest.mark.parametrize("value", ["10/fortnight", "ten per minute", "10/"])

@@ -2,10 +2,9 @@
 and whose CPU a run saw."""
 import os
 
-from bench.cpu import TICKS, Snapshot, usage
+from bench.cpu import TICKS, Snapshot, cpu_ms_per_request, usage
 from bench.load import WrkRun
 from bench.profile import buckets
-from bench.report import cpu_ms_per_request
 from bench.scenarios import Measured, Target
 
 

@@ -20,18 +20,6 @@ from .servers import Script, ScriptedServer
 FAST = {"connect_timeout": 0.5, "read_timeout": 0.3, "retries": 2, "backoff_factor": 0.05}
 
 
-@pytest.fixture(autouse=True)
-def _clean_stores(request: pytest.FixtureRequest) -> None:
-    """Override of the suite's store cleanup: only tests of the live service need it.
-
-    The unit and proxy tests talk to scripted servers, so they should neither
-    need nor wait for PostgreSQL and Redis. Asking for the same name from
-    inside the override runs the suite's own fixture (tests/conftest.py).
-    """
-    if "live_service" in request.fixturenames:
-        request.getfixturevalue("_clean_stores")
-
-
 @pytest.fixture
 def serve() -> Iterator[Callable[[Script], ScriptedServer]]:
     """Start scripted servers; all are stopped after the test."""

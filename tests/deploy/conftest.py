@@ -4,17 +4,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
 from app.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 _ENV_READ = re.compile(r"""environ(?:\.get\(|\[)\s*["']([A-Z][A-Z0-9_]+)["']""")
-
-
-@pytest.fixture(autouse=True)
-def _clean_stores():
-    """Override of the suite's store cleanup: parsing files needs no database."""
 
 
 def variables_read(*paths: str) -> set[str]:

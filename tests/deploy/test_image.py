@@ -13,10 +13,8 @@ import psycopg2
 import pytest
 import requests
 
-from tests.conftest import service_env
 from tests.deploy.conftest import ROOT
-from tests.support import stores
-from tests.support.server import free_port, paused
+from tests.support.stack import SUITE, Stack, free_port, paused
 
 ENTRYPOINT = ROOT / "docker" / "entrypoint.sh"
 
@@ -60,10 +58,10 @@ def run_entrypoint(*args: str, env: dict[str, str], **kwargs) -> subprocess.Pope
 
 
 def test_migrate_mode_upgrades_an_empty_database(tmp_path):
-    name = f"calendar_migrate_{stores.RUN_ID}"
-    url = stores.create_database(name)
+    empty = Stack("migrate")
+    url = empty.create_database(migrated=False)
     try:
-        process = run_entrypoint("migrate", env=service_env(url), stdout=subprocess.PIPE,
+        process = run_entrypoint("migrate", env=empty.env(), stdout=subprocess.PIPE,
                                  stderr=subprocess.STDOUT)
         output = process.communicate(timeout=60)[0].decode()
         assert process.returncode == 0, output
@@ -77,7 +75,7 @@ def test_migrate_mode_upgrades_an_empty_database(tmp_path):
             connection.close()
         assert {"hubs", "slots", "bookings", "outbox_events"} <= tables
     finally:
-        stores.drop_database(name)
+        empty.drop_database()
 
 
 def healthcheck_command() -> list[str]:
@@ -94,7 +92,7 @@ def test_any_other_command_runs_as_given():
 @pytest.mark.e2e
 def test_web_mode_answers_the_probes_and_the_images_healthcheck(pg_url, tmp_path):
     port = free_port()
-    env = {**service_env(pg_url), "PORT": str(port), "HOST": "127.0.0.1", "WEB_CONCURRENCY": "1"}
+    env = {**SUITE.env(), "PORT": str(port), "HOST": "127.0.0.1", "WEB_CONCURRENCY": "1"}
     web = run_entrypoint("web", env=env, stdout=(tmp_path / "web.log").open("wb"), stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30

@@ -16,7 +16,7 @@ import psycopg2
 import pytest
 import redis
 
-from tests.support import stores
+from tests.support.stack import PG_ADMIN_URL, REDIS_URL
 
 REDIS_START = ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379",
                "--save", "", "--appendonly", "no", "--dir", "/var/lib/redis",
@@ -25,7 +25,7 @@ REDIS_START = ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::
 
 def _redis_up() -> bool:
     try:
-        return redis.Redis.from_url(stores.REDIS_URL, socket_timeout=1).ping()
+        return redis.Redis.from_url(REDIS_URL, socket_timeout=1).ping()
     except redis.exceptions.RedisError:
         return False
 
@@ -80,7 +80,7 @@ class PostgresDrill:
 
 def _postgres_up() -> bool:
     try:
-        psycopg2.connect(stores.PG_ADMIN_URL, connect_timeout=2).close()
+        psycopg2.connect(PG_ADMIN_URL, connect_timeout=2).close()
         return True
     except psycopg2.OperationalError:
         return False

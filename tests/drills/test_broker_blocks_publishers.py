@@ -13,22 +13,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import service_env
-from tests.support import stores
 from tests.support.amqp import EventQueue
 from tests.support.factories import make_hub, make_slots
 from tests.support.load import Load
 from tests.support.outbox import published_and_received, unpublished
-from tests.support.server import start_worker
+from tests.support.stack import RABBITMQ_URL, SUITE
+from tests.support.stats import percentile
 
 pytestmark = [pytest.mark.drill, pytest.mark.e2e]
 ALARM_SECONDS = 8
 P99_BOUND = 2.0
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 def test_holds_stay_fast_while_the_broker_blocks_and_every_event_arrives_after(
@@ -39,7 +33,7 @@ def test_holds_stay_fast_while_the_broker_blocks_and_every_event_arrives_after(
         slots = make_slots(hub, 200, minutes=2)
     day = slots[0].starts_at.astimezone(ZoneInfo(hub.timezone)).date()
     queue = EventQueue()
-    worker = start_worker(service_env(pg_url, RABBITMQ_URL=stores.RABBITMQ_URL), tmp_path)
+    worker = SUITE.start_worker(SUITE.env(RABBITMQ_URL=RABBITMQ_URL), tmp_path)
     load = Load(gunicorn_server.base_url, hub.id, day, clients=4).start()
     try:
         time.sleep(1.5)

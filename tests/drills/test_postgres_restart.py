@@ -19,12 +19,11 @@ import psycopg2
 import pytest
 import requests
 
-from tests.conftest import ADMIN_KEY, API_KEY, service_env
-from tests.support import stores
+from tests.conftest import ADMIN_KEY, API_KEY
 from tests.support.amqp import EventQueue
 from tests.support.factories import make_hub, make_slots
 from tests.support.load import Load
-from tests.support.server import start_gunicorn, start_worker
+from tests.support.stack import RABBITMQ_URL, SUITE
 
 pytestmark = [pytest.mark.drill, pytest.mark.e2e]
 DOWN_SECONDS = 6
@@ -34,12 +33,12 @@ RECOVERY_BOUND = 10
 @pytest.fixture
 def stack(pg_url, tmp_path):
     """Own gunicorns (busy, idle) + worker (with the broker), so no other test meets their outage."""
-    env = service_env(pg_url, API_KEYS=API_KEY, ADMIN_API_KEYS=ADMIN_KEY, RABBITMQ_URL=stores.RABBITMQ_URL)
+    env = SUITE.env(API_KEYS=API_KEY, ADMIN_API_KEYS=ADMIN_KEY, RABBITMQ_URL=RABBITMQ_URL)
     started = []
     try:
-        started.append(start_gunicorn(env, tmp_path))
-        started.append(start_gunicorn(env, tmp_path))
-        started.append(start_worker(env, tmp_path))
+        started.append(SUITE.start_gunicorn(env, tmp_path))
+        started.append(SUITE.start_gunicorn(env, tmp_path))
+        started.append(SUITE.start_worker(env, tmp_path))
         yield started
     finally:
         for process in reversed(started):

@@ -8,12 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.conftest import API_KEY, service_env
-from tests.support import stores
+from tests.conftest import API_KEY
 from tests.support.amqp import EventQueue
 from tests.support.factories import make_hub, make_slots
 from tests.support.outbox import unpublished
-from tests.support.server import start_worker
+from tests.support.stack import RABBITMQ_URL, SUITE
 
 pytestmark = [pytest.mark.drill, pytest.mark.e2e]
 
@@ -21,7 +20,7 @@ pytestmark = [pytest.mark.drill, pytest.mark.e2e]
 def test_fifty_bookings_while_rabbitmq_is_stopped_all_events_arrive_after(
         pg_url, make_app, gunicorn_server, rabbit_drill, tmp_path):
     queue = EventQueue()  # durable: it outlives the broker's app restart
-    worker = start_worker(service_env(pg_url, RABBITMQ_URL=stores.RABBITMQ_URL), tmp_path)
+    worker = SUITE.start_worker(SUITE.env(RABBITMQ_URL=RABBITMQ_URL), tmp_path)
     app = make_app()
     try:
         with app.app_context():

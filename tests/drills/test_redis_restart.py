@@ -9,9 +9,9 @@ import redis
 from app.extensions import db
 from app.models import Booking
 from tests.e2e.conftest import race
-from tests.support import stores
 from tests.support.amqp import EventQueue
 from tests.support.factories import hold, make_hub, make_slots
+from tests.support.stack import RABBITMQ_URL, REDIS_URL
 
 pytestmark = pytest.mark.drill
 
@@ -28,7 +28,7 @@ def test_no_double_booking_while_redis_is_down(gunicorn_server, make_app, redis_
 
 def test_listener_reapplies_notifications_and_resubscribes_after_restart(
         make_app, run_worker, redis_drill):
-    app = make_app(RABBITMQ_URL=stores.RABBITMQ_URL, SLOT_LOCK_SECONDS="1",
+    app = make_app(RABBITMQ_URL=RABBITMQ_URL, SLOT_LOCK_SECONDS="1",
                    SWEEP_INTERVAL_SECONDS="3600")
     queue = EventQueue()
     try:
@@ -37,7 +37,7 @@ def test_listener_reapplies_notifications_and_resubscribes_after_restart(
         redis_drill.stop()
         time.sleep(1.0)
         redis_drill.start()  # a fresh Redis: notify-keyspace-events is empty again
-        client = redis.Redis.from_url(stores.REDIS_URL)
+        client = redis.Redis.from_url(REDIS_URL)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if "x" in client.config_get("notify-keyspace-events")["notify-keyspace-events"]:

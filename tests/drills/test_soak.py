@@ -14,12 +14,11 @@ from zoneinfo import ZoneInfo
 import psycopg2
 import pytest
 
-from tests.conftest import ADMIN_KEY, API_KEY, service_env
-from tests.support import stores
+from tests.conftest import ADMIN_KEY, API_KEY
 from tests.support.amqp import EventQueue
 from tests.support.factories import make_hub, make_slots
 from tests.support.load import Load
-from tests.support.server import start_gunicorn, start_worker
+from tests.support.stack import RABBITMQ_URL, SUITE
 
 pytestmark = [pytest.mark.drill, pytest.mark.soak, pytest.mark.e2e]
 WARM_UP_SECONDS = 20
@@ -51,16 +50,16 @@ def database_connections(pg_url: str) -> int:
 
 
 def test_two_minutes_of_mixed_traffic_leak_nothing(pg_url, make_app, tmp_path, figures):
-    env = service_env(pg_url, API_KEYS=API_KEY, ADMIN_API_KEYS=ADMIN_KEY, RABBITMQ_URL=stores.RABBITMQ_URL,
-                      SLOT_LOCK_SECONDS="20")
+    env = SUITE.env(API_KEYS=API_KEY, ADMIN_API_KEYS=ADMIN_KEY, RABBITMQ_URL=RABBITMQ_URL,
+                    SLOT_LOCK_SECONDS="20")
     app = make_app()
     with app.app_context():
         hub = make_hub()
         slots = make_slots(hub, 300, minutes=2)
     day = slots[0].starts_at.astimezone(ZoneInfo(hub.timezone)).date()
     queue = EventQueue()  # events have somewhere to go, as in production
-    server = start_gunicorn(env, tmp_path)
-    worker = start_worker(env, tmp_path)
+    server = SUITE.start_gunicorn(env, tmp_path)
+    worker = SUITE.start_worker(env, tmp_path)
     load = Load(server.base_url, hub.id, day, clients=6, cancel_ratio=0.5)
     try:
         load.start()

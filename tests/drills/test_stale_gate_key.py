@@ -18,8 +18,8 @@ import redis
 from app.errors import SlotUnavailable
 from app.gate import slot_gate
 from app.services.bookings import cancel_booking
-from tests.support import stores
 from tests.support.factories import hold, make_hub, make_slots
+from tests.support.stack import REDIS_URL
 
 pytestmark = pytest.mark.drill
 LOCK = {"SLOT_LOCK_SECONDS": "120", "REDIS_RETRY_SECONDS": "1"}
@@ -36,13 +36,13 @@ def drill_apps(make_app, run_worker):
 
 def pause_redis(milliseconds: int) -> float:
     """Pause every Redis client; return when the pause started (monotonic)."""
-    redis.Redis.from_url(stores.REDIS_URL).execute_command("CLIENT", "PAUSE", milliseconds, "ALL")
+    redis.Redis.from_url(REDIS_URL).execute_command("CLIENT", "PAUSE", milliseconds, "ALL")
     return time.monotonic()
 
 
 def key_after_pause(key: str) -> tuple[bytes | None, float]:
     """GET `key` as soon as Redis answers again: (value, when it answered)."""
-    value = redis.Redis.from_url(stores.REDIS_URL, socket_timeout=15).get(key)
+    value = redis.Redis.from_url(REDIS_URL, socket_timeout=15).get(key)
     return value, time.monotonic()
 
 

@@ -15,13 +15,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import service_env
-from tests.support import stores
 from tests.support.amqp import EventQueue
 from tests.support.factories import make_hub, make_slots
 from tests.support.load import Load
 from tests.support.outbox import published_and_received, unpublished
-from tests.support.server import start_worker
+from tests.support.stack import RABBITMQ_URL, SUITE
 
 pytestmark = [pytest.mark.drill, pytest.mark.e2e]
 KILL_DELAYS = (0.1, 0.2, 0.3, 0.45)  # seconds after the relay connected
@@ -42,21 +40,21 @@ def test_worker_sigkilled_mid_relay_four_times_loses_nothing(
         hub = make_hub()
         slots = make_slots(hub, 200, minutes=2)
     day = slots[0].starts_at.astimezone(ZoneInfo(hub.timezone)).date()
-    env = service_env(pg_url, RABBITMQ_URL=stores.RABBITMQ_URL)
+    env = SUITE.env(RABBITMQ_URL=RABBITMQ_URL)
     queue = EventQueue()
     load = Load(gunicorn_server.base_url, hub.id, day, clients=4).start()
     workers = []
     try:
         for number, delay in enumerate(KILL_DELAYS, start=1):
             time.sleep(1.0)  # a backlog to relay
-            worker = start_worker(env, tmp_path, f"killed-{number}")
+            worker = SUITE.start_worker(env, tmp_path, name=f"killed-{number}")
             workers.append(worker)
             wait_for_relay(worker)
             time.sleep(delay)
             worker.process.kill()
             worker.process.wait()
         time.sleep(1.0)
-        survivor = start_worker(env, tmp_path, "survivor")
+        survivor = SUITE.start_worker(env, tmp_path, name="survivor")
         workers.append(survivor)
         time.sleep(2.0)
         load.stop()

@@ -10,9 +10,9 @@ import requests
 from sqlalchemy import func, select
 
 from app.models import Booking
-from tests.conftest import ADMIN_KEY, API_KEY, service_env
+from tests.conftest import ADMIN_KEY, API_KEY
 from tests.support.factories import make_hub, make_slots
-from tests.support.server import start_gunicorn
+from tests.support.stack import SUITE
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 
@@ -65,8 +65,8 @@ def fresh_slots(make_app):
 @pytest.fixture(scope="module")
 def gunicorn_without_redis(pg_url, tmp_path_factory):
     """gunicorn whose REDIS_URL points at a closed port: database-only locking."""
-    server = start_gunicorn(service_env(pg_url, REDIS_URL="redis://127.0.0.1:1/0",
-                                        API_KEYS=API_KEY, ADMIN_API_KEYS=ADMIN_KEY),
-                            tmp_path_factory.mktemp("gunicorn-noredis"))
+    server = SUITE.start_gunicorn(SUITE.env(REDIS_URL="redis://127.0.0.1:1/0",
+                                            API_KEYS=API_KEY, ADMIN_API_KEYS=ADMIN_KEY),
+                                  tmp_path_factory.mktemp("gunicorn-noredis"))
     yield server
     server.stop()

@@ -9,8 +9,8 @@ import uuid
 import pytest
 import requests
 
-from tests.conftest import API_KEY, service_env
-from tests.support.server import ROOT, free_port, paused, start_gunicorn
+from tests.conftest import API_KEY
+from tests.support.stack import ROOT, SUITE, free_port, paused
 
 pytestmark = pytest.mark.e2e
 
@@ -33,7 +33,7 @@ def start_backend(service_url: str) -> tuple[subprocess.Popen, str]:
 
 
 def test_a_hung_service_is_a_503_within_10_seconds_through_scripts_backend(pg_url, tmp_path):
-    service = start_gunicorn(service_env(pg_url, API_KEYS=API_KEY), tmp_path, workers=1, threads=2)
+    service = SUITE.start_gunicorn(SUITE.env(API_KEYS=API_KEY), tmp_path, workers=1, threads=2)
     backend, backend_url = start_backend(service.base_url)
     path = f"/api/calendar/bookings/{uuid.uuid4()}"
     try:

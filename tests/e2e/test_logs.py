@@ -9,10 +9,10 @@ import pytest
 import requests
 
 from app.config import ConfigError, Settings
-from tests.conftest import API_KEY, service_env
+from tests.conftest import API_KEY
 from tests.support.factories import make_hub, make_slots
 from tests.support.http import hold_body
-from tests.support.server import start_gunicorn
+from tests.support.stack import SUITE
 
 pytestmark = pytest.mark.e2e
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
@@ -29,8 +29,8 @@ def test_logs_are_json_lines_with_request_fields_and_never_an_email(pg_url, make
     with make_app().app_context():
         slot = make_slots(make_hub(), 1)[0]
     # The worker loops run inside the web worker: events go to this same log (no broker).
-    env = service_env(pg_url, API_KEYS=API_KEY, RUN_WORKER_IN_PROCESS="true", REDIS_URL="")
-    server = start_gunicorn(env, tmp_path, workers=1, threads=4)
+    env = SUITE.env(API_KEYS=API_KEY, RUN_WORKER_IN_PROCESS="true", REDIS_URL="")
+    server = SUITE.start_gunicorn(env, tmp_path, workers=1, threads=4)
     base = server.base_url
     try:
         held = requests.post(f"{base}/api/v1/bookings", json=hold_body(slot.id, email=email),
@@ -71,7 +71,7 @@ def test_logs_are_json_lines_with_request_fields_and_never_an_email(pg_url, make
 
 
 def test_log_format_text_gives_lines_for_humans(pg_url, tmp_path):
-    server = start_gunicorn(service_env(pg_url, LOG_FORMAT="text"), tmp_path, workers=1, threads=2)
+    server = SUITE.start_gunicorn(SUITE.env(LOG_FORMAT="text"), tmp_path, workers=1, threads=2)
     try:
         response = requests.get(f"{server.base_url}/api/v1/hubs", headers={"X-Request-ID": "human-1"},
                                 timeout=5)

@@ -12,10 +12,9 @@ import requests
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from tests.conftest import service_env
 from tests.support.factories import hold, make_hub, make_slots
 from tests.support.metrics import sample
-from tests.support.server import free_port, start_gunicorn, start_worker
+from tests.support.stack import SUITE, free_port
 
 pytestmark = pytest.mark.e2e
 HUBS = {"endpoint": "hubs.Hubs", "method": "GET", "status": "200"}
@@ -36,7 +35,7 @@ def per_worker_counts(metrics_dir: Path) -> dict[str, float]:
 
 
 def test_every_scrape_shows_the_total_of_all_workers(pg_url, tmp_path):
-    server = start_gunicorn(service_env(pg_url), tmp_path, workers=2, threads=4)
+    server = SUITE.start_gunicorn(SUITE.env(), tmp_path, workers=2, threads=4)
     try:
         sent = 0
         # Parallel requests on fresh connections until both workers have answered some.
@@ -62,7 +61,7 @@ def test_worker_serves_its_own_metrics_on_metrics_port(pg_url, make_app, tmp_pat
     port = free_port()
     with make_app().app_context():
         hold(make_slots(make_hub(), 1)[0])  # two events for the worker's relay (to the log)
-    worker = start_worker(service_env(pg_url, METRICS_PORT=str(port)), tmp_path, listen=False)
+    worker = SUITE.start_worker(SUITE.env(METRICS_PORT=str(port)), tmp_path, listen=False)
     try:
         deadline = time.monotonic() + 10
         while True:

@@ -16,12 +16,11 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Booking
-from tests.conftest import ADMIN_KEY, API_KEY, service_env
+from tests.conftest import ADMIN_KEY, API_KEY
 from tests.e2e.conftest import AUTH, active_bookings_per_slot, race
-from tests.support import stores
 from tests.support.amqp import EventQueue
 from tests.support.factories import make_hub, make_slots
-from tests.support.server import start_gunicorn, start_worker
+from tests.support.stack import RABBITMQ_URL, SUITE
 
 pytestmark = pytest.mark.e2e
 
@@ -37,15 +36,15 @@ EXPECTED = {
 @pytest.fixture
 def deployment(pg_url, tmp_path):
     """Two API instances (2 workers each) and two `flask worker` processes."""
-    env = service_env(pg_url, API_KEYS=API_KEY, ADMIN_API_KEYS=ADMIN_KEY,
-                      RABBITMQ_URL=stores.RABBITMQ_URL, SLOT_LOCK_SECONDS=str(LOCK_SECONDS),
-                      SWEEP_INTERVAL_SECONDS="1")
+    env = SUITE.env(API_KEYS=API_KEY, ADMIN_API_KEYS=ADMIN_KEY,
+                    RABBITMQ_URL=RABBITMQ_URL, SLOT_LOCK_SECONDS=str(LOCK_SECONDS),
+                    SWEEP_INTERVAL_SECONDS="1")
     queue = EventQueue()  # bound before anything happens, so nothing is missed
     processes = []
     try:
-        apis = [start_gunicorn(env, tmp_path, workers=2, threads=8) for _ in range(2)]
+        apis = [SUITE.start_gunicorn(env, tmp_path, workers=2, threads=8) for _ in range(2)]
         processes += apis
-        processes += [start_worker(env, tmp_path, f"worker{i}") for i in range(2)]
+        processes += [SUITE.start_worker(env, tmp_path, name=f"worker{i}") for i in range(2)]
         yield apis, queue
     finally:
         for process in processes:

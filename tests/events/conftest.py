@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import stores
 from tests.support.amqp import EventQueue
+from tests.support.stack import RABBITMQ_URL
 
 
 @pytest.fixture
-def queue():
+def queue(run_stack):
+    """A queue bound with '#' to this run's exchange (which the stack deletes at the end)."""
     q = EventQueue()
     yield q
     q.delete()
@@ -18,5 +19,5 @@ def queue():
 def broker_app(make_app):
     """An app that relays to this run's exchange on the real RabbitMQ."""
     def _make(**overrides: str):
-        return make_app(RABBITMQ_URL=stores.RABBITMQ_URL, **overrides)
+        return make_app(RABBITMQ_URL=RABBITMQ_URL, **overrides)
     return _make

@@ -11,11 +11,9 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Booking, Slot
 from app.services.hubs import list_free_slots
-from tests.conftest import service_env
-from tests.support import stores
 from tests.support.factories import hold, make_hub, make_slots
-from tests.support.server import start_worker
 from tests.support.sql import on_statements
+from tests.support.stack import RABBITMQ_URL, SUITE
 
 
 def hold_all(slots):
@@ -94,10 +92,10 @@ def test_without_redis_the_timer_still_ends_holds_on_time(broker_app, queue, run
 
 @pytest.mark.e2e
 def test_two_worker_processes_emit_each_transition_once(pg_url, broker_app, queue, tmp_path):
-    env = service_env(pg_url, RABBITMQ_URL=stores.RABBITMQ_URL, SWEEP_INTERVAL_SECONDS="0.3")
+    env = SUITE.env(RABBITMQ_URL=RABBITMQ_URL, SWEEP_INTERVAL_SECONDS="0.3")
     workers = []
     try:
-        workers += [start_worker(env, tmp_path, f"worker{i}") for i in range(2)]
+        workers += [SUITE.start_worker(env, tmp_path, name=f"worker{i}") for i in range(2)]
         app = broker_app(SLOT_LOCK_SECONDS="1")
         with app.app_context():
             bookings = hold_all(make_slots(make_hub(), 10))

@@ -14,7 +14,7 @@ from app.events.relay import publish_pending, sequence_pending
 from app.extensions import db
 from app.models import OutboxEvent
 from tests.conftest import API_KEY
-from tests.support import stores
+from tests.support.stack import RABBITMQ_URL, SUITE
 
 
 def write_events(count: int) -> None:
@@ -37,7 +37,7 @@ def test_concurrent_relays_publish_each_event_once_in_order(broker_app, queue):
 
     def relay():
         with app.app_context():
-            publisher = PikaPublisher(stores.RABBITMQ_URL, stores.EXCHANGE)
+            publisher = PikaPublisher(RABBITMQ_URL, SUITE.exchange)
             deadline = time.monotonic() + 20
             try:
                 while unpublished() and time.monotonic() < deadline:

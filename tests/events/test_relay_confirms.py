@@ -20,8 +20,8 @@ from app.extensions import db
 from app.models import OutboxEvent
 from app.worker.loops import relay_loop
 from tests.events.test_relay_and_feed import write_events
-from tests.support import stores
 from tests.support.faults import CuttingProxy
+from tests.support.stack import RABBITMQ_URL, SUITE
 
 
 def outbox() -> list:
@@ -53,14 +53,14 @@ def queue(queue):
 
 @pytest.fixture
 def proxy():
-    target = urlsplit(stores.RABBITMQ_URL)
+    target = urlsplit(RABBITMQ_URL)
     proxy = CuttingProxy((target.hostname, target.port or 5672))
     yield proxy
     proxy.close()
 
 
 def proxied_url(proxy: CuttingProxy) -> str:
-    target = urlsplit(stores.RABBITMQ_URL)
+    target = urlsplit(RABBITMQ_URL)
     return target._replace(netloc=f"{target.username}:{target.password}@127.0.0.1:{proxy.port}").geturl()
 
 
@@ -92,13 +92,13 @@ def test_nacked_messages_stay_unpublished_and_go_again_with_the_same_message_id(
     full = f"{queue.name}-full"
     channel.queue_declare(full, arguments={"x-max-length": 10, "x-overflow": "reject-publish",
                                            "x-expires": 600_000})
-    channel.queue_bind(full, stores.EXCHANGE, routing_key="#")
+    channel.queue_bind(full, SUITE.exchange, routing_key="#")
     app = broker_app()
     try:
         with app.app_context():
             write_events(30)
             sequence_pending()
-            publisher = PikaPublisher(stores.RABBITMQ_URL, stores.EXCHANGE)
+            publisher = PikaPublisher(RABBITMQ_URL, SUITE.exchange)
             try:
                 with pytest.raises(PublishError, match="nacked") as failed:
                     publish_pending(publisher)
@@ -109,7 +109,7 @@ def test_nacked_messages_stay_unpublished_and_go_again_with_the_same_message_id(
             assert [r.published_at is not None for r in rows] == [True] * 10 + [False] * 20
             assert rows[10].attempts == 1 and "nacked" in rows[10].last_error
             channel.queue_delete(full)  # nobody refuses now: the same rows are published anew
-            publisher = PikaPublisher(stores.RABBITMQ_URL, stores.EXCHANGE)
+            publisher = PikaPublisher(RABBITMQ_URL, SUITE.exchange)
             try:
                 assert publish_pending(publisher) == 20
             finally:
@@ -131,7 +131,7 @@ def test_connection_lost_mid_batch_leaves_unconfirmed_rows_unpublished(broker_ap
     with app.app_context():
         write_events(PUBLISH_BATCH)
         sequence_pending()
-        publisher = PikaPublisher(proxied_url(proxy), stores.EXCHANGE)
+        publisher = PikaPublisher(proxied_url(proxy), SUITE.exchange)
         proxy.cut_after(PUBLISH_BATCH * 100)  # a message is 300-400 bytes: part of the batch gets through
         try:
             with pytest.raises(PublishError) as failed:
@@ -144,7 +144,7 @@ def test_connection_lost_mid_batch_leaves_unconfirmed_rows_unpublished(broker_ap
         assert [r.published_at is not None for r in rows] == (
             [True] * confirmed + [False] * (PUBLISH_BATCH - confirmed))
         assert rows[confirmed].attempts == 1 and rows[confirmed].last_error
-        publisher = PikaPublisher(stores.RABBITMQ_URL, stores.EXCHANGE)
+        publisher = PikaPublisher(RABBITMQ_URL, SUITE.exchange)
         try:
             assert publish_pending(publisher) == PUBLISH_BATCH - confirmed
         finally:
@@ -157,7 +157,7 @@ def test_connection_lost_mid_batch_leaves_unconfirmed_rows_unpublished(broker_ap
 
 
 def test_idle_publisher_notices_a_lost_connection(broker_app, proxy):
-    publisher = PikaPublisher(proxied_url(proxy), stores.EXCHANGE)
+    publisher = PikaPublisher(proxied_url(proxy), SUITE.exchange)
     try:
         publisher.keep_alive()  # alive: nothing to say
         proxy.cut()
@@ -175,8 +175,8 @@ def test_exchange_gone_under_the_relay_marks_nothing_then_reconnects(broker_app)
     with app.app_context():
         write_events(5)
         sequence_pending()
-        publisher = PikaPublisher(stores.RABBITMQ_URL, stores.EXCHANGE)
-        stores.delete_exchange(stores.EXCHANGE)
+        publisher = PikaPublisher(RABBITMQ_URL, SUITE.exchange)
+        SUITE.delete_exchange()
         try:
             with pytest.raises(PublishError) as failed:
                 publish_pending(publisher)
@@ -184,7 +184,7 @@ def test_exchange_gone_under_the_relay_marks_nothing_then_reconnects(broker_app)
             publisher.close()
         assert failed.value.confirmed == 0 and "NOT_FOUND" in str(failed.value)
         assert [r.published_at for r in outbox()] == [None] * 5
-        publisher = PikaPublisher(stores.RABBITMQ_URL, stores.EXCHANGE)  # declares it again
+        publisher = PikaPublisher(RABBITMQ_URL, SUITE.exchange)  # declares it again
         try:
             assert publish_pending(publisher) == 5
         finally:
@@ -192,21 +192,21 @@ def test_exchange_gone_under_the_relay_marks_nothing_then_reconnects(broker_app)
 
 
 def test_unroutable_events_are_logged_and_count_as_published(broker_app, caplog):
-    exchange = f"{stores.EXCHANGE}.unbound"  # no queue is ever bound here
+    exchange = f"{SUITE.exchange}.unbound"  # no queue is ever bound here
     app = broker_app(EVENTS_EXCHANGE=exchange)
     caplog.set_level("WARNING", logger="app.events.publishers")
     try:
         with app.app_context():
             write_events(3)
             sequence_pending()
-            publisher = PikaPublisher(stores.RABBITMQ_URL, exchange)
+            publisher = PikaPublisher(RABBITMQ_URL, exchange)
             try:
                 assert publish_pending(publisher) == 3
             finally:
                 publisher.close()
             rows = outbox()
     finally:
-        stores.delete_exchange(exchange)
+        SUITE.delete_exchange(exchange)
     assert all(r.published_at is not None and r.attempts == 0 for r in rows)
     unroutable = [r.getMessage() for r in caplog.records if "unroutable" in r.getMessage()]
     assert len(unroutable) == 3 and f"event {rows[0].sequence} (slot.locked)" in unroutable[0]

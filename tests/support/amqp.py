@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import pika
 
-from tests.support import stores
 from tests.support.contract import assert_keeps_contract
+from tests.support.stack import RABBITMQ_URL, SUITE
 
 
 @dataclass
@@ -30,7 +30,7 @@ class Received:
 class EventQueue:
     """A durable queue (survives a broker app restart) bound with '#'."""
 
-    def __init__(self, exchange: str = stores.EXCHANGE) -> None:
+    def __init__(self, exchange: str = SUITE.exchange) -> None:
         self.exchange = exchange
         self.check_contract = True
         self.name = f"calendar-test-{uuid.uuid4().hex[:8]}"
@@ -41,7 +41,7 @@ class EventQueue:
         self.channel.queue_bind(self.name, exchange, routing_key="#")
 
     def _connect(self) -> None:
-        self.connection = pika.BlockingConnection(pika.URLParameters(stores.RABBITMQ_URL))
+        self.connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
         self.channel = self.connection.channel()
 
     def reconnect(self) -> None:
