@@ -230,6 +230,32 @@ def _event_rows(events: dict) -> list[str]:
             target, verdict = "report", "report"
         rows.append(_row(title, *(_seconds(lag.get(k)) for k in ("p50", "p90", "p99", "max")),
                          figure, target, verdict))
+    release = events.get("waitlist_release")
+    if release:
+        figure = (f"{release['offered']:,} of {release['slots']:,} slots offered to "
+                  f"{release['waiters']:,} waiters in one request")
+        rows.append(_row("waitlist release: admin publishes 1,000 slots, 10,000 waiting", "", "", "",
+                         f"{release['seconds']:.2f} s", figure, "all offered < 2 s",
+                         _verdict(release["passed"])))
+    freed = events.get("waitlist_freed")
+    if freed:
+        c, r = freed["cancel_ms"], freed["reoffer_lag_ms"]
+        control = freed.get("cancel_nobody_waiting_ms", {})
+        added = c.get("p99", 1e9) - control.get("p99", 0)
+        rows.append(_row("waitlist freed -> offered: cancels (offered in the cancel's own transaction: "
+                         "0 ms; the cancel's latency, 8 clients)",
+                         *(_seconds(c.get(k)) for k in ("p50", "p90", "p99", "max")),
+                         f"{freed['offered_by_cancel']:,} of {freed['slots']} offered, "
+                         f"{freed['waiters']:,} waiting; the same cancels with nobody waiting: p50 "
+                         f"{_seconds(control.get('p50'))}, p99 {_seconds(control.get('p99'))}",
+                         "p99 added < 50 ms",
+                         _verdict(freed["offered_by_cancel"] == freed["slots"] and added < 50)))
+        rows.append(_row("waitlist freed -> offered: offers that ran out, passed on by the worker",
+                         *(_seconds(r.get(k)) for k in ("p50", "p90", "p99", "max")),
+                         f"{freed['reoffered']:,} of {freed['slots']} passed on "
+                         f"({freed['offer_seconds']} s offers)",
+                         "p99 < 1 s",
+                         _verdict(freed["reoffered"] == freed["slots"] and r.get("p99", 1e9) < 1000)))
     relay = events.get("relay")
     if relay:
         passed = relay["events_per_s"] >= 2000 and relay["unpublished_left"] == 0

@@ -23,11 +23,12 @@ import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg2
 
-from bench import cpu, events, report, seed
+from bench import cpu, events, report, seed, waitlist
 from bench.load import run_wrk
 from bench.scenarios import Interleaved, Measured, Target
 from bench.settings import CLIENT_KEY, service_env, web
@@ -98,6 +99,9 @@ class Bench:
         self.conn = psycopg2.connect(self.stack.database_url)
         self.conn.autocommit = True
         self.hubs["LIST"] = seed.listing_hub(self.conn)
+        # 10,000 entries wait at the listed hub (for dates beyond its slots) through every scenario.
+        later = seed.far_start(days_ahead=200)
+        waitlist.seed_waiters(self.conn, self.hubs["LIST"], 10_000, later, later + timedelta(days=30))
         seed.fill_to(self.conn, self.plan.base_slots)
         seed.settle(self.conn)
         log("starting the ceiling, the service (gunicorn -w 4) and the worker")
@@ -204,6 +208,30 @@ class Bench:
         self.results["events"]["relay"] = figures
         log(f"relay: {figures['events_per_s']:,.0f} events/s")
 
+    def waitlist(self) -> None:
+        """Freed-to-offered through cancels and through the worker; then a release to 10,000 waiters.
+
+        Freed first: the release's thousand offers run out together five seconds later, and that
+        round of the worker would otherwise stand in the measured offers' way.
+        """
+        self.start_worker()
+        self.hubs["RELEASE"] = seed.add_hub(self.conn, "RELEASE")
+        self.hubs["FREED"] = seed.add_hub(self.conn, "FREED")
+        self.hubs["FREED0"] = seed.add_hub(self.conn, "FREED0")
+        log(f"waitlist freed: {waitlist.FREED_SLOTS} held slots cancelled, "
+            f"{waitlist.FREED_WAITERS:,} waiting")
+        freed = waitlist.measure_freed(self.conn, self.service.base_url, self.hubs["FREED"],
+                                       self.hubs["FREED0"], waitlist.first_start(3), offer_seconds=5)
+        log(f"waitlist freed: cancels p99 {freed['cancel_ms']['p99']} ms, "
+            f"re-offers p99 {freed['reoffer_lag_ms']['p99']} ms")
+        log(f"waitlist release: {waitlist.RELEASE_WAITERS:,} waiters, {waitlist.RELEASE_SLOTS:,} slots "
+            "published in one request")
+        release = waitlist.measure_release(self.conn, self.service.base_url, self.hubs["RELEASE"],
+                                           waitlist.first_start(3))
+        log(f"waitlist release: {release['offered']:,} offered in {release['seconds']:.2f} s")
+        self.results["events"]["waitlist_release"] = release
+        self.results["events"]["waitlist_freed"] = freed
+
     def checks(self) -> None:
         """After all the load: no double booking, no 5xx, and the answers match the rows."""
         with self.conn.cursor() as cur:
@@ -247,6 +275,7 @@ class Bench:
         self.big_table()
         self.expiry()
         self.relay()
+        self.waitlist()
         self.checks()
         self.results["scenarios"] = {m.name: m.as_dict() for m in self.measured}
         self.results["ceiling_runs"] = [r.as_dict() for r in self.loop.ceiling_runs]

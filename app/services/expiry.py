@@ -45,8 +45,7 @@ def _end_holds(session: Session, bookings: Sequence[Booking], now: datetime,
     ended = sorted(ended, key=lambda b: (b.hold_expires_at, str(b.id)))
     for booking in ended:
         record_event(session, "BookingExpired", booking_event_data(booking, with_contact=True), now)
-        if booking.waitlist_entry_id is not None:
-            waitlist.offer_ended(session, booking, "expired", now)
+    waitlist.offers_ended(session, ended, "expired", now)  # offers among them: strike, pass, next
     # A freed slot goes to the waitlist first; only one nobody takes is announced free.
     released = {b.slot_id: b.hold_expires_at for b in ended if b.slot_id in freed_slots}
     offered = waitlist.offer_freed_slots(session, released, now, freed_at=released)

@@ -14,12 +14,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Iterable
+from typing import Iterable, Sequence
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import func, select, text, tuple_
+from sqlalchemy import case, func, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -109,36 +110,50 @@ def offer_to_candidates(session: Session, candidate_ids: Iterable[UUID], now: da
 # -- offers that end -----------------------------------------------------------------------------
 
 def offer_ended(session: Session, booking: Booking, outcome: str, now: datetime) -> UUID | None:
-    """Keep the entry's books when its offer ends: accepted, declined or expired.
+    """Keep the entry's books when its offer ends: accepted, declined or expired (see `offers_ended`).
+
+    Returns the booking an accepted swap replaces (the caller cancels it), else None.
+    """
+    return offers_ended(session, [booking], outcome, now).get(booking.waitlist_entry_id)
+
+
+def offers_ended(session: Session, bookings: Sequence[Booking], outcome: str,
+                 now: datetime) -> dict[UUID, UUID | None]:
+    """Keep the entries' books when their offers end, in two statements however many there are.
 
     Declined and expired offers are passed on for good (never offered that slot
     again) and the entry goes back to `waiting` in its place; an expiry also
-    costs a strike, and at WAITLIST_MAX_STRIKES the entry pauses. Returns the
-    booking an accepted swap replaces (the caller cancels it), else None.
+    costs a strike, and at WAITLIST_MAX_STRIKES the entry pauses. An entry that
+    left meanwhile is left alone (its offer was withdrawn with it). Returns
+    {entry id: the booking an accepted swap replaces, or None}.
     """
-    entry = session.get(WaitlistEntry, booking.waitlist_entry_id, with_for_update=True,
-                        populate_existing=True)
-    if entry is None or entry.status != "offered":
-        return None  # it left meanwhile: the offer was withdrawn with it
-    data = offer_event_data(booking, entry)
+    offers = {b.waitlist_entry_id: b for b in bookings if b.waitlist_entry_id is not None}
+    if not offers:
+        return {}
     if outcome == "accepted":
-        entry.status = "fulfilled"
-        record_event(session, "OfferAccepted", data, now)
+        values = {"status": "fulfilled"}
+    elif outcome == "declined":
+        values = {"status": "waiting"}
     else:
-        session.merge(WaitlistPass(entry_id=entry.id, slot_id=booking.slot_id))
+        strikes = WaitlistEntry.strikes + 1
+        values = {"strikes": strikes, "status": case(
+            (strikes >= current_app.config["WAITLIST_MAX_STRIKES"], "paused"), else_="waiting")}
+    entries = session.scalars(
+        update(WaitlistEntry).where(WaitlistEntry.id.in_(list(offers)), WaitlistEntry.status == "offered")
+        .values(updated_at=now, **values).returning(WaitlistEntry)
+        .execution_options(synchronize_session=False, populate_existing=True)).all()
+    if outcome != "accepted" and entries:
+        session.execute(pg_insert(WaitlistPass).values(
+            [{"entry_id": e.id, "slot_id": offers[e.id].slot_id} for e in entries]).on_conflict_do_nothing())
+    kind = {"accepted": "OfferAccepted", "declined": "OfferDeclined", "expired": "OfferExpired"}[outcome]
+    for entry in sorted(entries, key=lambda e: (e.joined_at, str(e.id))):
+        data = offer_event_data(offers[entry.id], entry)
         if outcome == "expired":
-            entry.strikes += 1
-            paused = entry.strikes >= current_app.config["WAITLIST_MAX_STRIKES"]
-            entry.status = "paused" if paused else "waiting"
-            record_event(session, "OfferExpired", {**data, "strikes": entry.strikes}, now)
-            if paused:
-                record_event(session, "WaitlistPaused", entry_event_data(entry), now)
-        else:
-            entry.status = "waiting"
-            record_event(session, "OfferDeclined", data, now)
-    entry.updated_at = now
-    session.flush()
-    return entry.swap_booking_id if outcome == "accepted" else None
+            data["strikes"] = entry.strikes
+        record_event(session, kind, data, now)
+        if entry.status == "paused":
+            record_event(session, "WaitlistPaused", entry_event_data(entry), now)
+    return {e.id: (e.swap_booking_id if outcome == "accepted" else None) for e in entries}
 
 
 def offer_event_data(booking: Booking, entry: WaitlistEntry) -> dict:

@@ -23,9 +23,8 @@ from app.models import Booking, OutboxEvent, WaitlistEntry, WaitlistPass
 from app.services.bookings import cancel_booking
 from app.services.hubs import add_slots
 from app.services.waitlist import JoinRequest, join_waitlist
-from tests.conftest import service_env
 from tests.support.factories import hold, make_hub
-from tests.support.server import start_worker
+from tests.support.stack import SUITE
 
 pytestmark = [pytest.mark.drill, pytest.mark.e2e]
 SLOTS, WAITERS = 40, 80
@@ -59,17 +58,17 @@ def test_worker_sigkilled_while_offers_run_out_loses_none_and_doubles_none(pg_ur
                                       f"w{i}@example.com"))
         for booking in holds:
             cancel_booking(booking.id)  # forty offers, all running out together
-    env = service_env(pg_url, **overrides)
+    env = SUITE.env(**overrides)
     workers, killed = [], 0
     try:
         for delay in KILL_AFTER:
-            worker = start_worker(env, tmp_path, f"killed-{killed}")
+            worker = SUITE.start_worker(env, tmp_path, name=f"killed-{killed}")
             workers.append(worker)
             time.sleep(delay)
             worker.process.kill()
             worker.process.wait()
             killed += 1
-        workers.append(start_worker(env, tmp_path, "survivor"))
+        workers.append(SUITE.start_worker(env, tmp_path, name="survivor"))
         time.sleep(3.0)
     finally:
         for worker in workers:

@@ -22,10 +22,10 @@ from sqlalchemy import func, select, text
 
 from app.extensions import db
 from app.models import Booking, OutboxEvent, WaitlistEntry
-from tests.conftest import ADMIN_KEY, API_KEY, service_env
+from tests.conftest import ADMIN_KEY, API_KEY
 from tests.e2e.conftest import AUTH
 from tests.support.factories import hold, make_hub
-from tests.support.server import start_gunicorn, start_worker
+from tests.support.stack import SUITE
 
 pytestmark = pytest.mark.e2e
 
@@ -41,13 +41,13 @@ ELIGIBLE_FREE_SLOTS = text("""
 @pytest.fixture
 def deployment(pg_url, tmp_path):
     """Two API instances (2 workers each) and two `flask worker` processes; offers last a second."""
-    env = service_env(pg_url, API_KEYS=API_KEY, ADMIN_API_KEYS=ADMIN_KEY, SWEEP_INTERVAL_SECONDS="1",
+    env = SUITE.env(API_KEYS=API_KEY, ADMIN_API_KEYS=ADMIN_KEY, SWEEP_INTERVAL_SECONDS="1",
                       WAITLIST_OFFER_MIN_SECONDS="1", WAITLIST_OFFER_MAX_SECONDS="1")
     processes = []
     try:
-        apis = [start_gunicorn(env, tmp_path, workers=2, threads=8) for _ in range(2)]
+        apis = [SUITE.start_gunicorn(env, tmp_path, workers=2, threads=8) for _ in range(2)]
         processes += apis
-        processes += [start_worker(env, tmp_path, f"worker{i}") for i in range(2)]
+        processes += [SUITE.start_worker(env, tmp_path, name=f"worker{i}") for i in range(2)]
         yield [api.base_url for api in apis]
     finally:
         for process in processes:

@@ -31,7 +31,8 @@ RUN_ID = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"
 PG_ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
-TABLES = ("bookings", "slots", "hubs", "outbox_events", "idempotency_keys")
+TABLES = ("bookings", "slots", "hubs", "outbox_events", "idempotency_keys", "waitlist_entries",
+          "waitlist_passes")
 
 
 def free_port() -> int:
