@@ -1,6 +1,6 @@
 """calendar schema: hubs, slots, bookings, outbox, idempotency keys
 
-Runs on PostgreSQL (schema `calendar`) and SQLite (schema translated away).
+Everything lives in the PostgreSQL schema `calendar`.
 The partial unique index uq_bookings_active_slot is what makes a double
 booking impossible whatever the application does.
 
