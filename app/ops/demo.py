@@ -15,6 +15,7 @@ from app.db.clock import db_now
 from app.db.uow import unit_of_work
 from app.models import Booking, Slot
 from app.schemas.hub import WEEKDAYS
+from app.services import waitlist
 from app.services.hubs import upsert_hubs
 from app.services.schedule import generate_slots
 
@@ -69,4 +70,6 @@ def _place_fixed_slot(slot_id: UUID) -> bool:
         session.execute(delete(Slot).where(Slot.id == donor.id))
         session.add(Slot(id=slot_id, hub_id=DEMO_HUB_ID, starts_at=starts_at, ends_at=ends_at,
                          lane=lane, status="available"))
+        session.flush()
+        waitlist.offer_freed_slots(session, [slot_id], now)  # a published slot: waiters first
     return True
