@@ -26,7 +26,7 @@
 CREATE OR REPLACE FUNCTION calendar.make_offer(
     p_slot calendar.slots, p_entry calendar.waitlist_entries, p_now timestamptz,
     p_offer_min integer, p_offer_max integer, p_routing jsonb,
-    OUT booking_id uuid, OUT token text, OUT expires_at timestamptz)
+    OUT slot_id uuid, OUT hub_id uuid, OUT booking_id uuid, OUT token text, OUT expires_at timestamptz)
 LANGUAGE plpgsql AS $$
 DECLARE
   v_slot calendar.slots;
@@ -46,6 +46,8 @@ BEGIN
   VALUES (gen_random_uuid(), v_slot.id, p_entry.candidate_id, p_entry.contact_email, 'pending',
           expires_at, v_slot.fence, token, p_now, p_now, p_entry.id)
   RETURNING * INTO v_booking;
+  slot_id := v_slot.id;
+  hub_id := v_slot.hub_id;
   booking_id := v_booking.id;
   UPDATE calendar.waitlist_entries SET status = 'offered', updated_at = p_now WHERE id = p_entry.id;
   INSERT INTO calendar.outbox_events (id, type, routing_key, payload, occurred_at) VALUES
@@ -94,7 +96,6 @@ DECLARE
   -- at them again, so publishing 1,000 slots to 10,000 waiters reads each entry about once.
   v_floor_at timestamptz;
   v_floor_id uuid;
-  v_offer record;
 BEGIN
   FOR v_slot IN
     SELECT s.* FROM calendar.slots s
@@ -127,17 +128,12 @@ BEGIN
          FOR UPDATE;
       CONTINUE WHEN NOT FOUND;
     END IF;
-    v_offer := calendar.make_offer(v_slot, v_entry, p_now, p_offer_min, p_offer_max, p_routing);
+    RETURN QUERY SELECT * FROM calendar.make_offer(v_slot, v_entry, p_now, p_offer_min, p_offer_max,
+                                                   p_routing);
     IF v_head THEN
       v_floor_at := v_entry.joined_at;
       v_floor_id := v_entry.id;
     END IF;
-    slot_id := v_slot.id;
-    hub_id := v_slot.hub_id;
-    booking_id := v_offer.booking_id;
-    token := v_offer.token;
-    expires_at := v_offer.expires_at;
-    RETURN NEXT;
   END LOOP;
 END
 $$;
@@ -151,7 +147,6 @@ DECLARE
   v_entry calendar.waitlist_entries;
   v_timezone text;
   v_slot calendar.slots;
-  v_offer record;
 BEGIN
   FOR v_entry IN
     SELECT e.* FROM calendar.waitlist_entries e
@@ -172,13 +167,8 @@ BEGIN
     -- The entry row: lock it, and give up if it changed since it was read.
     PERFORM 1 FROM calendar.waitlist_entries e WHERE e.id = v_entry.id AND e.status = 'waiting' FOR UPDATE;
     CONTINUE WHEN NOT FOUND;
-    v_offer := calendar.make_offer(v_slot, v_entry, p_now, p_offer_min, p_offer_max, p_routing);
-    slot_id := v_slot.id;
-    hub_id := v_slot.hub_id;
-    booking_id := v_offer.booking_id;
-    token := v_offer.token;
-    expires_at := v_offer.expires_at;
-    RETURN NEXT;
+    RETURN QUERY SELECT * FROM calendar.make_offer(v_slot, v_entry, p_now, p_offer_min, p_offer_max,
+                                                   p_routing);
   END LOOP;
 END
 $$;

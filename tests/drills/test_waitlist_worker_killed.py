@@ -16,7 +16,7 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Booking, OutboxEvent, WaitlistEntry, WaitlistPass
@@ -25,6 +25,7 @@ from app.services.hubs import add_slots
 from app.services.waitlist import JoinRequest, join_waitlist
 from tests.support.factories import hold, make_hub
 from tests.support.stack import SUITE
+from tests.support.waitlist import ELIGIBLE_FREE_SLOTS
 
 pytestmark = [pytest.mark.drill, pytest.mark.e2e]
 SLOTS, WAITERS = 40, 80
@@ -32,12 +33,6 @@ KILL_AFTER = (0.3, 0.6, 0.9, 1.2, 0.5, 0.8)  # seconds after each worker started
 OVERDUE_OFFERS = select(func.count()).select_from(Booking).where(
     Booking.status == "pending", Booking.waitlist_entry_id.is_not(None),
     Booking.hold_expires_at <= func.statement_timestamp())
-ELIGIBLE_FREE_SLOTS = text("""
-    SELECT count(*) FROM calendar.slots s
-      JOIN calendar.hubs h ON h.id = s.hub_id
-      JOIN calendar.waitlist_entries e ON e.hub_id = s.hub_id
-     WHERE s.status = 'available'
-       AND calendar.waitlist_eligible(e, s, h.timezone, statement_timestamp(), 86400, 1)""")
 
 
 def test_worker_sigkilled_while_offers_run_out_loses_none_and_doubles_none(pg_url, make_app, tmp_path,

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Booking, OutboxEvent, WaitlistEntry
@@ -26,16 +26,11 @@ from tests.conftest import ADMIN_KEY, API_KEY
 from tests.e2e.conftest import AUTH
 from tests.support.factories import hold, make_hub
 from tests.support.stack import SUITE
+from tests.support.waitlist import ELIGIBLE_FREE_SLOTS
 
 pytestmark = pytest.mark.e2e
 
 SLOTS, WAITERS = 10, 30
-ELIGIBLE_FREE_SLOTS = text("""
-    SELECT count(*) FROM calendar.slots s
-      JOIN calendar.hubs h ON h.id = s.hub_id
-      JOIN calendar.waitlist_entries e ON e.hub_id = s.hub_id
-     WHERE s.status = 'available'
-       AND calendar.waitlist_eligible(e, s, h.timezone, statement_timestamp(), 86400, 1)""")
 
 
 @pytest.fixture
