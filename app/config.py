@@ -96,6 +96,7 @@ class Settings:
     REDIS_RETRY_SECONDS: float = 5.0
     EVENTS_EXCHANGE: str = "calendar.events"
     SWEEP_INTERVAL_SECONDS: float = 5.0
+    SLOT_HORIZON_DAYS: int = 28
     OUTBOX_RETENTION_DAYS: int = 7
     IDEMPOTENCY_TTL_HOURS: int = 24
     LISTING_CACHE_SECONDS: float = 1.0
@@ -133,6 +134,7 @@ class Settings:
             REDIS_RETRY_SECONDS=_float(env, "REDIS_RETRY_SECONDS", 5.0),
             EVENTS_EXCHANGE=env.get("EVENTS_EXCHANGE", "calendar.events") or "calendar.events",
             SWEEP_INTERVAL_SECONDS=_float(env, "SWEEP_INTERVAL_SECONDS", 5.0),
+            SLOT_HORIZON_DAYS=_int(env, "SLOT_HORIZON_DAYS", 28, minimum=1),
             OUTBOX_RETENTION_DAYS=_int(env, "OUTBOX_RETENTION_DAYS", 7, minimum=1),
             IDEMPOTENCY_TTL_HOURS=_int(env, "IDEMPOTENCY_TTL_HOURS", 24, minimum=24),
             LISTING_CACHE_SECONDS=_float(env, "LISTING_CACHE_SECONDS", 1.0, minimum=0.0),

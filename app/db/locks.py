@@ -18,6 +18,7 @@ WORKER = 0x43414D  # "CAM": one leader at a time for each of the worker's jobs b
 SEQUENCER = (WORKER, 1)  # the relay's sequencing step
 PUBLISHER = (WORKER, 2)  # the relay's publishing step
 EXPIRY_TIMER = (WORKER, 3)  # the expiry timer
+SLOT_HORIZON = (WORKER, 4)  # publishing scheduled hubs' slots SLOT_HORIZON_DAYS ahead
 
 
 def candidate_lock(candidate_id: UUID) -> tuple[int, int]:

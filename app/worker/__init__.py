@@ -1,4 +1,4 @@
-"""The background worker: expiry timer and listener, sweeper and outbox relay.
+"""The background worker: expiry timer and listener, sweeper, outbox relay and slot horizon.
 
 `flask --app wsgi worker` runs them in one process until SIGTERM/SIGINT;
 `start_in_background(app)` runs the same loops beside a web server (the
@@ -8,9 +8,9 @@ without Redis; with Redis, the expiry listener also wakes it as lock keys run
 out. `--no-listener` (listen=False) leaves the sweeper alone to end holds: no
 expiry timer, no Redis listener.
 
-Several workers may run against the same stores: the relay and the expiry
-timer lead one at a time, the sweeper skips locked rows, and every expiry
-is conditional.
+Several workers may run against the same stores: the relay, the expiry
+timer and the slot horizon lead one at a time, the sweeper skips locked rows,
+every expiry is conditional and every published day is recorded.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from flask import Flask
 from app.gate import slot_gate
 from app.gate.expiry_notifications import ExpiryListener
 from app.observability.exposition import serve_worker_metrics
-from app.worker.loops import expiry_timer_loop, relay_loop, sweeper_loop
+from app.worker.loops import expiry_timer_loop, relay_loop, slot_horizon_loop, sweeper_loop
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ class Worker:
         if self.listen and gate.configured:
             listener = ExpiryListener(gate, self.wake_timer.set, self.stop_event)
             loops["expiry-listener"] = (listener.run, ())
+        loops["slot-horizon"] = (slot_horizon_loop, (self.app, self.stop_event, self.wake_relay))
         for name, (target, args) in loops.items():
             thread = threading.Thread(target=target, args=args, name=f"calendar-{name}", daemon=True)
             thread.start()

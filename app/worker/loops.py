@@ -5,6 +5,8 @@
 - expiry timer: end holds at their `locked_until`, whatever Redis does;
 - sweeper: expire every hold past `locked_until`, every SWEEP_INTERVAL_SECONDS
   or at once when asked; purge old outbox rows and idempotency keys;
+- slot horizon: keep every active scheduled hub's slots published
+  SLOT_HORIZON_DAYS ahead (see `app.ops.slot_horizon`);
 - expiry listener: see `app.gate.expiry_notifications`.
 
 Whoever records events (the timer, the sweeper) wakes the relay, so an
@@ -24,6 +26,7 @@ from app.extensions import db
 from app.gate.reconcile import reconcile_gate
 from app.observability import metrics
 from app.ops import housekeeping
+from app.ops.slot_horizon import publish_horizon
 from app.services.expiry import expire_due_holds, expire_on_time
 
 log = logging.getLogger(__name__)
@@ -40,6 +43,9 @@ RECONCILE_SHARE = 0.1
 TIMER_MAX_WAIT = 0.1
 TIMER_MIN_WAIT = 0.05
 TIMER_BATCH = 1000
+# The slot horizon looks for new hubs every SWEEP_INTERVAL_SECONDS, and for days
+# entering the horizon (and anything missed) every HORIZON_EVERY_SECONDS.
+HORIZON_EVERY_SECONDS = 60.0
 
 
 def relay_loop(app: Flask, stop: threading.Event, wake: threading.Event | None = None) -> None:
@@ -163,3 +169,32 @@ def sweeper_loop(app: Flask, stop: threading.Event, wake: threading.Event,
             finally:
                 db.session.remove()
             wake.wait(interval)
+
+
+def slot_horizon_loop(app: Flask, stop: threading.Event,
+                      events_waiting: threading.Event | None = None) -> None:
+    """Publish scheduled hubs' slots SLOT_HORIZON_DAYS ahead until `stop`.
+
+    Every SWEEP_INTERVAL_SECONDS it publishes the horizon of hubs that have
+    nothing published yet (a new hub has its slots within that interval); at
+    most once every HORIZON_EVERY_SECONDS it completes every hub's horizon (a
+    new local day). A round with nothing to do costs one statement.
+    """
+    interval, days = app.config["SWEEP_INTERVAL_SECONDS"], app.config["SLOT_HORIZON_DAYS"]
+    last_full = -HORIZON_EVERY_SECONDS
+    with app.app_context():
+        while not stop.is_set():
+            try:
+                full = time.monotonic() - last_full >= HORIZON_EVERY_SECONDS
+                done = publish_horizon(days, new_hubs_only=not full)
+                if full:
+                    last_full = time.monotonic()
+                if done.slots:
+                    log.info("published %d slots over %d hub-days", done.slots, done.days)
+                    if events_waiting is not None:
+                        events_waiting.set()  # the waitlist's offers of the new slots
+            except Exception as exc:  # the database is away: the next round catches up
+                log.warning("slot horizon failed: %s: %s", exc.__class__.__name__, exc)
+            finally:
+                db.session.remove()
+            stop.wait(interval)

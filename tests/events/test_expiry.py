@@ -71,7 +71,8 @@ def test_sweeper_alone_expires_every_hold_when_no_listener(broker_app, queue, ru
 def test_sweeper_alone_without_redis(broker_app, queue, run_worker):
     app = broker_app(REDIS_URL="", SLOT_LOCK_SECONDS="1", SWEEP_INTERVAL_SECONDS="0.5")
     worker = run_worker(app, listen=False)
-    assert [t.name for t in worker.threads] == ["calendar-relay", "calendar-sweeper"]
+    assert [t.name for t in worker.threads] == ["calendar-relay", "calendar-sweeper",
+                                                "calendar-slot-horizon"]
     with app.app_context():
         bookings = hold_all(make_slots(make_hub(), 3))
     assert_expired_once_each(queue.collect(12, timeout=10), bookings)
@@ -82,7 +83,7 @@ def test_without_redis_the_timer_still_ends_holds_on_time(broker_app, queue, run
     app = broker_app(REDIS_URL="", SLOT_LOCK_SECONDS="1", SWEEP_INTERVAL_SECONDS="3600")
     worker = run_worker(app)
     assert [t.name for t in worker.threads] == ["calendar-relay", "calendar-sweeper",
-                                                "calendar-expiry-timer"]
+                                                "calendar-expiry-timer", "calendar-slot-horizon"]
     with app.app_context():
         bookings = hold_all(make_slots(make_hub(), 3))
     started = time.monotonic()

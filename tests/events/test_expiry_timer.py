@@ -118,7 +118,8 @@ def test_three_workers_end_a_burst_once(broker_app, queue, run_worker):
 def test_no_listener_means_the_sweeper_alone(broker_app, run_worker, redis_client):
     app = broker_app(SLOT_LOCK_SECONDS="1", SWEEP_INTERVAL_SECONDS="3600")
     worker = run_worker(app, listen=False)
-    assert [t.name for t in worker.threads] == ["calendar-relay", "calendar-sweeper"]
+    assert [t.name for t in worker.threads] == ["calendar-relay", "calendar-sweeper",
+                                                "calendar-slot-horizon"]
     with app.app_context():
         booking = hold(make_slots(make_hub(), 1)[0])
         time.sleep(1.6)  # well past the deadline: nothing but lazy expiry or a sweep may end it
