@@ -14,7 +14,7 @@ from flask import Flask
 from app import cli, gate, listings
 from app.api import register_blueprints
 from app.api.docs import ASSETS_URL as SWAGGER_UI_ASSETS_URL
-from app.api.openapi import ErrorResponsesPlugin, ErrorSchema
+from app.api.openapi import API_DESCRIPTION, ErrorResponsesPlugin, ErrorSchema
 from app.config import Settings
 from app.db import uow
 from app.db.engine import init_engine
@@ -57,6 +57,7 @@ def register_extensions(app: Flask) -> None:
         OPENAPI_URL_PREFIX="/api", OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs",
         OPENAPI_SWAGGER_UI_URL=SWAGGER_UI_ASSETS_URL,  # served by the app: works offline
+        API_SPEC_OPTIONS={"info": {"description": API_DESCRIPTION}},
     )
     api.ERROR_SCHEMA = ErrorSchema  # our error shape, with `error` on 409
     api.DEFAULT_ERROR_RESPONSE_NAME = None  # each error status is listed instead (ErrorResponsesPlugin)

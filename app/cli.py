@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from pathlib import Path
+from typing import Any, Iterator
 
 import click
 from flask import Flask, current_app
@@ -29,7 +31,10 @@ class HubSeedSchema(HubCreateSchema):
 
 
 def _csv_rows(text: str) -> list[dict]:
-    """CSV columns: code,name,timezone[,active][,weekdays,opens,closes,slot_minutes,examiners]."""
+    """CSV columns: code,name,timezone[,active][,weekdays,opens,closes,slot_minutes,examiners].
+
+    Values stay strings: the schema judges them, so a bad number is a row's error like any other.
+    """
     rows = []
     for raw in csv.DictReader(text.splitlines()):
         row = {k: v.strip() for k, v in raw.items() if k and v and v.strip()}
@@ -37,8 +42,8 @@ def _csv_rows(text: str) -> list[dict]:
             days = WEEKDAYS if row["weekdays"] == "all" else [d.strip() for d in row["weekdays"].split(",")]
             period = [row.pop("opens", "08:00"), row.pop("closes", "16:00")]
             row["schedule"] = {
-                "slot_minutes": int(row.pop("slot_minutes", 60)),
-                "examiners": int(row.pop("examiners", 1)),
+                "slot_minutes": row.pop("slot_minutes", 60),
+                "examiners": row.pop("examiners", 1),
                 "weekly": {d: [list(period)] for d in days},
             }
             del row["weekdays"]
@@ -47,22 +52,78 @@ def _csv_rows(text: str) -> list[dict]:
 
 
 def _load_rows(path: Path) -> list[dict]:
-    text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() == ".csv":
-        return _csv_rows(text)
-    data = json.loads(text)
-    return data["hubs"] if isinstance(data, dict) else data
+    """The rows of a seed file; ClickException when it cannot be read as one."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        if path.suffix.lower() == ".csv":
+            return _csv_rows(text)
+        data = json.loads(text)
+    except (ValueError, csv.Error) as exc:  # not UTF-8, not JSON, a broken CSV
+        raise click.ClickException(f"{path}: unreadable: {exc}") from None
+    if isinstance(data, dict) and "hubs" in data:
+        data = data["hubs"]
+    if not isinstance(data, list):
+        raise click.ClickException(f'{path}: expected a list of hubs, or {{"hubs": [...]}}')
+    return data
+
+
+# Segments of marshmallow's error paths that mean nothing to whoever edits the file.
+_UNNAMED = ("_schema", "key", "value")
+
+
+def _error_lines(messages: Any, path: tuple = ()) -> Iterator[str]:
+    """marshmallow's messages of a many=True load, one line each: `row 3: timezone: Unknown ...`."""
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            yield from _error_lines(value, (*path, key))
+        return
+    row = [f"row {path[0] + 1}"] if path and isinstance(path[0], int) else []
+    field = ".".join(str(part) for part in path[len(row):] if part not in _UNNAMED)
+    for message in messages if isinstance(messages, list) else [messages]:
+        yield ": ".join([*row, *([field] if field else []), str(message).rstrip(".")])
+
+
+def _progress(length: int, label: str):
+    """click's progress bar on a terminal; nothing in a pipe, where click would still print its label."""
+    return click.progressbar(length=length, label=label, hidden=not sys.stdout.isatty())
 
 
 @click.command("seed-hubs")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @with_appcontext
 def seed_hubs_command(file: Path) -> None:
-    """Create or update hubs from a JSON or CSV FILE (by code). All rows or none."""
+    """Create or update hubs, by code, from a JSON or CSV FILE: all rows or none.
+
+    \b
+    JSON: a list of hubs, or {"hubs": [...]}; a hub:
+      {"code": "MBJ", "name": "Montego Bay", "timezone": "America/Jamaica",
+       "active": true,
+       "schedule": {"slot_minutes": 60, "examiners": 2,
+                    "weekly": {"mon": [["08:00", "12:00"], ["13:00", "17:00"]]}}}
+      code      2-16 letters, digits, - or _; upper-cased; hubs are matched by it
+      name      1-200 characters
+      timezone  an IANA time zone
+      active    optional, default true
+      schedule  optional: slot_minutes 5-480 (60), examiners 1-50 (1),
+                weekly: mon..sun, each a list of [opens, closes] in HH:MM
+      id        optional UUID, used only when the hub is created
+
+    \b
+    CSV: a header line, then one hub per line:
+      code,name,timezone[,active][,weekdays,opens,closes,slot_minutes,examiners]
+      weekdays  all, or a quoted list such as "mon,tue": each opens opens-closes
+                (default 08:00-16:00)
+
+    \b
+    A sample: docs/examples/hubs.json. Errors name the row (from 1; a CSV's
+    header is not a row) and the field: row 3: timezone: Unknown IANA time zone.
+    """
     try:
         rows = HubSeedSchema(many=True).load(_load_rows(file))
-    except (ValueError, KeyError, ValidationError) as exc:
-        raise click.ClickException(f"{file}: {getattr(exc, 'messages', exc)}") from None
+    except ValidationError as exc:
+        lines = list(_error_lines(exc.messages))
+        heading = f"{file}: nothing written, {len(lines)} error(s):"
+        raise click.ClickException("\n".join([heading, *lines])) from None
     for hub, created in hubs.upsert_hubs(rows):
         click.echo(f"{'created' if created else 'updated'} {hub.code} {hub.id}")
 
@@ -81,7 +142,7 @@ def generate_slots_command(hub_ref: str, first_day, days: int) -> None:
         raise click.ClickException(exc.message) from None
     if not hub.schedule:
         raise click.ClickException(f"hub {hub.code} has no schedule")
-    with click.progressbar(length=days, label=f"{hub.code} slots") as bar:
+    with _progress(days, f"{hub.code} slots") as bar:
         created = schedule.generate_slots(hub, first_day.date(), days, lambda *_: bar.update(1))
     click.echo(f"created {created} slots for {hub.code}")
 
@@ -90,7 +151,7 @@ def generate_slots_command(hub_ref: str, first_day, days: int) -> None:
 @with_appcontext
 def seed_demo_command() -> None:
     """Create or top up the demo hub (550e8400-...-446655440000) and its slots."""
-    with click.progressbar(length=demo.DEMO_DAYS, label="demo slots") as bar:
+    with _progress(demo.DEMO_DAYS, "demo slots") as bar:
         result = demo.seed_demo(lambda *_: bar.update(1))
     click.echo(json.dumps(result))
 

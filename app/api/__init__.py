@@ -2,7 +2,7 @@
 from flask import Flask
 
 from app.api import bookings, docs, events, health, hubs, probes, slots, waitlist
-from app.api.openapi import SECURITY_SCHEMES
+from app.api.openapi import SECURITY_SCHEMES, drop_unused_schemas
 from app.extensions import api
 
 
@@ -12,4 +12,5 @@ def register_blueprints(app: Flask) -> None:
         api.spec.components.security_scheme(name, scheme)
     for module in (health, probes, hubs, slots, bookings, waitlist, events):
         api.register_blueprint(module.blp)
-    app.register_blueprint(docs.blp)  # Swagger UI assets: not part of the API
+    drop_unused_schemas(api.spec)
+    app.register_blueprint(docs.blp)  # `/` and Swagger UI's assets: not part of the API

@@ -43,6 +43,8 @@ class HubSlots(MethodView):
     @blp.arguments(SlotsCreateSchema())
     @blp.response(201, SlotsCreatedSchema)
     @blp.alt_response(409, description="slot_overlap")
+    @blp.alt_response(422, description="The input is invalid: `errors.json.slots.<index>` names each "
+                                       "invalid slot and field, a slot that has already started included.")
     @blp.doc(**_ADMIN)
     def post(self, data, hub_id: UUID):
         """Publish slots for a hub (admin); overlaps in a lane are refused."""

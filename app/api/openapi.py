@@ -1,5 +1,6 @@
 """What the OpenAPI document says beyond the views' own decorators.
 
+- `API_DESCRIPTION`: the document's `info.description`, the flow and the keys;
 - `ErrorSchema`: the one error shape (app/errors.py `error_body`), with the
   409 codes listed;
 - the security schemes: `bearerAuth` (a client key) and `adminAuth` (an admin key);
@@ -7,16 +8,67 @@
   answer, with the error shape and an example, from facts the spec already
   holds (a secured operation can answer 401, an admin one 403, a path with an
   id 404, a JSON body 400 and 422, every operation 500 and 503), so views stay
-  three lines and no status is forgotten when a view is added.
+  three lines and no status is forgotten when a view is added;
+- `drop_unused_schemas`: no schema in the document that nothing refers to.
 """
 from __future__ import annotations
 
+import json
 from http import HTTPStatus
 
-from apispec import BasePlugin
+from apispec import APISpec, BasePlugin
 from marshmallow import Schema, fields
 
 from app.errors import Conflict, DomainError
+
+API_DESCRIPTION = """\
+Candidates book practical driving tests at testing centres (hubs). This API lists a hub's free
+slots, holds one for a candidate while they finish booking, and confirms or releases it.
+
+## The flow: list, hold, then confirm or cancel
+
+1. **List**: `GET /api/v1/slots?hub=<hub id>&date=<YYYY-MM-DD>` gives the slots of the hub's local
+   date that can be held now, by start (hubs: `GET /api/v1/hubs`).
+2. **Hold**: `POST /api/v1/bookings` with `slot_id`, `candidate_id` and `contact_email` answers a
+   `pending` booking that keeps the slot for that candidate for **15 minutes** (its `locked_until`).
+   A slot someone else holds or booked is a 409 `slot_unavailable`; a candidate holds one slot at a
+   time unless the service allows more (409 `candidate_hold_limit`).
+3. **Confirm** (`POST /api/v1/bookings/{id}/confirm`) before `locked_until` passes, or **cancel**
+   (`POST /api/v1/bookings/{id}/cancel`) to release the slot at once. A hold that is neither ends
+   by itself after its 15 minutes: the slot is free again, and a late confirm is a 409
+   `hold_expired`.
+
+A POST may be retried safely with an `Idempotency-Key` header: the same key and request replay
+the first answer (`Idempotent-Replayed: true`) and change nothing.
+
+## Events
+
+Every change of a booking, a slot's hold or a waitlist entry is published to RabbitMQ, on the
+topic exchange `calendar.events`, at least once and in order: `BookingCreated` and `SlotLocked`
+for a hold, `BookingConfirmed`, `BookingCancelled`, `BookingExpired`, `SlotUnlocked`, and the
+waitlist's events. Deduplicate on `message_id`. The same events can be read at
+`GET /api/v1/events?after=<sequence>`; their contract is `docs/asyncapi.yaml`.
+
+## The waitlist
+
+A candidate who finds no slot joins a hub's waitlist (`POST /api/v1/waitlist`, for a range of the
+hub's local dates). A slot that is freed or newly published goes to the eligible entry that has
+waited longest, before anyone can list it: an offer, which is a pending booking with a
+`waitlist_entry_id`, held for 1/20 of the time to the slot (between 30 minutes and 12 hours).
+Confirm it to accept; cancel it to decline and keep the entry's place. An entry that lets two
+offers run out pauses until `POST /api/v1/waitlist/{id}/resume`.
+
+## Keys
+
+Send a key as `Authorization: Bearer <key>`. Reading hubs and slots, and `/health`, needs no key.
+Bookings, the waitlist and the event feed need a client key (`bearerAuth`, one of `API_KEYS`);
+creating hubs and publishing slots needs an admin key (`adminAuth`, one of `ADMIN_API_KEYS`),
+which is a client key too. No key or an unknown one is a 401; a client key where an admin key is
+needed, a 403. Holds are rate limited per candidate: a 429 says when to retry (`Retry-After`).
+
+Every error has one JSON shape: `code`, `status` and `message`, with `error` on a 409 and the
+invalid fields under `errors` on a 422.
+"""
 
 CLIENT_AUTH = "bearerAuth"
 ADMIN_AUTH = "adminAuth"
@@ -136,3 +188,19 @@ class ErrorResponsesPlugin(BasePlugin):
                                   "content": _error_content(status, description)}
                 if status in _HEADERS:
                     responses[key]["headers"] = _HEADERS[status]
+
+
+def drop_unused_schemas(spec: APISpec) -> None:
+    """Remove component schemas nothing in the document refers to.
+
+    flask-smorest registers one of its own (PaginationMetadata) for a
+    pagination header that no operation here uses.
+    """
+    while True:
+        document = json.dumps(spec.to_dict(), default=str)
+        unused = [name for name in spec.components.schemas
+                  if f'"#/components/schemas/{name}"' not in document]
+        if not unused:
+            return
+        for name in unused:  # another schema may have been used only by these
+            del spec.components.schemas[name]

@@ -3,6 +3,11 @@
 Services call `record_event` inside their unit of work; the row commits or
 rolls back with the state change, so an event exists exactly when its change
 does. Publishing is the relay's job (`app.events.relay`).
+
+A row remembers the id of the request that caused it under `REQUEST_ID_KEY`
+in its payload, which `envelope` leaves out: the published contract and the
+feed do not change, and the log can name the request (`request_id_of`).
+Events the SQL functions write (holds, waitlist offers) do not carry it yet.
 """
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.db import uow
 from app.models import Booking, OutboxEvent
+from app.observability.logs import current_request_id
 
 EVENT_TYPES: dict[str, str] = {
     "BookingCreated": "booking.created",
@@ -31,6 +37,7 @@ EVENT_TYPES: dict[str, str] = {
     "WaitlistPaused": "waitlist.paused",
 }
 ENVELOPE_VERSION = 1
+REQUEST_ID_KEY = "_request_id"
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -57,20 +64,30 @@ def booking_event_data(booking: Booking, *, with_contact: bool, **extra: Any) ->
 
 def record_event(session: Session, event_type: str, data: dict[str, Any],
                  occurred_at: datetime) -> OutboxEvent:
-    """Add one event to the outbox in `session`'s transaction."""
+    """Add one event to the outbox in `session`'s transaction, with the id of the request being answered."""
+    request_id = current_request_id()
+    payload = data if request_id is None else {**data, REQUEST_ID_KEY: request_id}
     row = OutboxEvent(id=uuid.uuid4(), type=event_type, routing_key=EVENT_TYPES[event_type],
-                      payload=data, occurred_at=occurred_at)
+                      payload=payload, occurred_at=occurred_at)
     session.add(row)
     uow.event_recorded(session, event_type)  # counted if the transaction commits
     return row
 
 
+def request_id_of(row: OutboxEvent) -> str | None:
+    """The id of the request that caused the event (None: a worker, a SQL function, an older row)."""
+    return row.payload.get(REQUEST_ID_KEY)
+
+
 def envelope(row: OutboxEvent) -> dict[str, Any]:
     """The JSON body published for an outbox row (and served by the event feed)."""
+    data = row.payload
+    if REQUEST_ID_KEY in data:
+        data = {key: value for key, value in data.items() if key != REQUEST_ID_KEY}
     return {
         "id": str(row.id),
         "type": row.type,
         "version": ENVELOPE_VERSION,
         "occurred_at": row.occurred_at.isoformat(),
-        "data": row.payload,
+        "data": data,
     }

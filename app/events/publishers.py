@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import time
 from datetime import timezone
 from typing import Any, Callable, Protocol, Sequence
 
@@ -21,7 +22,8 @@ import pika.frame
 import pika.spec
 from pika.exceptions import AMQPConnectionError
 
-from app.events.outbox import envelope
+from app.events.outbox import envelope, request_id_of
+from app.observability import metrics
 
 log = logging.getLogger(__name__)
 event_log = logging.getLogger("calendar.events")
@@ -29,6 +31,9 @@ CONNECT_TIMEOUT_SECONDS = 10.0
 # How long a batch may wait for its confirms (a broker under a memory alarm
 # blocks publishers): then the relay reconnects and publishes the rest again.
 CONFIRM_TIMEOUT_SECONDS = 30.0
+# At most one warning per publisher this often about events no queue received;
+# every such event is counted (calendar_events_unroutable_total).
+UNROUTABLE_WARNING_SECONDS = 60.0
 
 
 class PublishError(Exception):
@@ -46,12 +51,16 @@ class Publisher(Protocol):
 
 
 class LogPublisher:
-    """No broker configured: each event becomes one JSON log line."""
+    """No broker configured: each event becomes one short log line.
+
+    `BookingCreated #12 booking=<id>`, with the id of the request that caused
+    it as the line's request_id. The whole event is in the feed; the log is no
+    place for its contact email.
+    """
 
     def publish(self, rows: Sequence[Any]) -> None:
         for row in rows:
-            event_log.info(json.dumps({"routing_key": row.routing_key, "sequence": row.sequence,
-                                       **_without_contact(envelope(row))}, sort_keys=True))
+            event_log.info("%s", event_summary(row), extra={"request_id": request_id_of(row)})
 
     def keep_alive(self) -> None:
         pass
@@ -60,10 +69,14 @@ class LogPublisher:
         pass
 
 
-def _without_contact(body: dict) -> dict:
-    # The log is not a place for emails (PII): the feed and the broker carry them.
-    data = {k: v for k, v in body["data"].items() if k != "contact_email"}
-    return {**body, "data": data}
+def event_summary(row: Any) -> str:
+    """Type, feed position and subject of an event: its booking, else its waitlist entry."""
+    data = row.payload
+    if data.get("booking_id"):
+        return f"{row.type} #{row.sequence} booking={data['booking_id']}"
+    if data.get("waitlist_entry_id"):
+        return f"{row.type} #{row.sequence} entry={data['waitlist_entry_id']}"
+    return f"{row.type} #{row.sequence}"
 
 
 class PikaPublisher:
@@ -100,6 +113,8 @@ class PikaPublisher:
         self._unsettled: dict[int, None] = {}  # tags awaiting a confirm, ascending
         self._nacked: set[int] = set()
         self._waiting_for: Callable[[], bool] | None = None
+        self._unroutable = 0  # events returned since the last warning about them
+        self._next_unroutable_warning = 0.0  # time.monotonic() from which one may warn again
         self.connection = pika.SelectConnection(
             params, on_open_callback=self._on_connection_open,
             on_open_error_callback=self._on_connection_lost, on_close_callback=self._on_connection_lost)
@@ -226,9 +241,19 @@ class PikaPublisher:
                      properties: pika.spec.BasicProperties, _body: bytes) -> None:
         # Nobody has bound a queue for this key; retrying would block every
         # later event, and the feed still serves it. Its ack follows: counted
-        # as published, logged, not retried.
-        log.warning("event %s (%s) unroutable: no queue bound on %s",
-                    (properties.headers or {}).get("sequence"), method.routing_key, self.exchange)
+        # as published and as unroutable, not retried. A consumer that is
+        # missing would make a line per event: one warning a minute says how many.
+        metrics.event_unroutable()
+        self._unroutable += 1
+        now = time.monotonic()
+        if now < self._next_unroutable_warning:
+            return
+        log.warning("event %s (%s) unroutable: no queue bound on %s; %d such event(s) since the last "
+                    "warning (all counted in calendar_events_unroutable_total, none retried)",
+                    (properties.headers or {}).get("sequence"), method.routing_key, self.exchange,
+                    self._unroutable)
+        self._unroutable = 0
+        self._next_unroutable_warning = now + UNROUTABLE_WARNING_SECONDS
 
 
 def make_publisher(url: str | None, exchange: str) -> Publisher:

@@ -4,7 +4,11 @@ Every JSON line has timestamp, level, logger, message, request_id, method,
 path, status and duration_ms (null where they do not apply). gunicorn's own
 lines, its access log included, go through the same formatter
 (`GunicornLogger`, named in gunicorn.conf.py), so each request leaves one
-line with its status and duration.
+line with its status and duration. A text line shows the request id only
+when it has one, and an access line its duration.
+
+Without LOG_FORMAT, a `flask` command whose stderr is a terminal logs text;
+everything else (gunicorn, a command in a pipe or a container) logs JSON.
 
 Never bodies, query strings or emails: access lines carry the path only, the
 database hides statement parameters, and events are logged without contacts.
@@ -16,13 +20,14 @@ import os
 import sys
 import uuid
 
+import click
 from flask import Flask, g, has_request_context, request
 from gunicorn.glogging import Logger as _GunicornBaseLogger
 from pythonjsonlogger.json import JsonFormatter
 
 REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_FIELDS = ("request_id", "method", "path", "status", "duration_ms")
-TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
 class RequestFields(logging.Filter):
@@ -39,12 +44,23 @@ class RequestFields(logging.Filter):
         return True
 
 
-class _TextFormatter(logging.Formatter):
-    """Text lines; "-" where a line has no request id."""
+def current_request_id() -> str | None:
+    """The id of the request being answered (None outside a request)."""
+    return g.get("request_id") if has_request_context() else None
 
-    def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
-        return line.replace(" [None] ", " [-] ", 1) if getattr(record, "request_id", None) is None else line
+
+class _TextFormatter(logging.Formatter):
+    """Text lines: `[request id]` before the message and the duration after it, where they apply."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        message = record.message
+        request_id = getattr(record, "request_id", None)
+        duration_ms = getattr(record, "duration_ms", None)
+        if request_id is not None:
+            message = f"[{request_id}] {message}"
+        if duration_ms is not None:
+            message = f"{message} {duration_ms:.1f} ms"
+        return TEXT_FORMAT % {**record.__dict__, "message": message}
 
 
 def make_formatter(log_format: str) -> logging.Formatter:
@@ -59,14 +75,26 @@ def _log_format() -> str:
     return os.environ.get("LOG_FORMAT", "").strip().lower() or "json"
 
 
+def log_format_for(app: Flask) -> str:
+    """LOG_FORMAT when it is set; otherwise text for a `flask` command on a terminal, else JSON.
+
+    The `flask` command line builds the app inside its click context; gunicorn
+    and tests build it outside any.
+    """
+    if os.environ.get("LOG_FORMAT", "").strip():
+        return app.config["LOG_FORMAT"]
+    on_a_terminal = click.get_current_context(silent=True) is not None and sys.stderr.isatty()
+    return "text" if on_a_terminal else app.config["LOG_FORMAT"]
+
+
 def configure_logging(app: Flask) -> None:
-    """Log to stderr in LOG_FORMAT; tag every response with its X-Request-ID."""
+    """Log to stderr (see `log_format_for`); tag every response with its X-Request-ID."""
     root = logging.getLogger()
     if not any(getattr(h, "_calendar", False) for h in root.handlers):
         handler = logging.StreamHandler(sys.stderr)
         handler._calendar = True
         handler.addFilter(RequestFields())
-        handler.setFormatter(make_formatter(app.config["LOG_FORMAT"]))
+        handler.setFormatter(make_formatter(log_format_for(app)))
         root.addHandler(handler)
         root.setLevel(logging.INFO)
         logging.getLogger("pika").setLevel(logging.WARNING)  # chatty at INFO

@@ -13,7 +13,7 @@ Where each number comes from:
   after-commit hook of the unit of work), so only what really happened
   counts, whoever did it;
 - which gate answered a hold: `gate_decided`;
-- the relay: `relay_failed`, `events_published`;
+- the relay: `relay_failed`, `events_published`, `event_unroutable` (no queue received it);
 - the gate's reconciliation (sweeper): `gate_reconciled`;
 - rate limits let through while their store failed: `rate_limit_store_failed`;
 - the outbox backlog: read from the database at scrape time (the exposition).
@@ -44,6 +44,9 @@ GATE = Counter("calendar_hold_gate_decisions",
 RELAY_FAILURES = Counter("calendar_relay_failures",
                          "Relay rounds that failed (broker unreachable, publish unconfirmed, database error)")
 PUBLISHED = Counter("calendar_events_published", "Events the broker confirmed")
+UNROUTABLE = Counter("calendar_events_unroutable",
+                     "Events the broker returned because no queue is bound for their routing key "
+                     "(published all the same, not retried; the feed still serves them)")
 LISTING_VERSION_READS = Counter(
     "calendar_listing_version_reads",
     "Cached-listing checks that read the hub's version in Redis (a round trip): the hub not followed "
@@ -95,6 +98,10 @@ def relay_failed() -> None:
 def events_published(count: int) -> None:
     if count:
         PUBLISHED.inc(count)
+
+
+def event_unroutable() -> None:
+    UNROUTABLE.inc()
 
 
 def listing_version_read() -> None:

@@ -90,8 +90,11 @@ class SlotDayQuerySchema(Schema):
 
 
 class SlotInputSchema(Schema):
-    starts_at = fields.AwareDateTime(required=True, validate=within_service_years,
-                                     metadata={"example": "2026-12-01T13:00:00Z"})
+    starts_at = fields.AwareDateTime(
+        required=True, validate=within_service_years,
+        metadata={"example": "2026-12-01T13:00:00Z",
+                  "description": "In the future: a slot that has already started is refused "
+                                 "(422, under `errors.json.slots.<index>.starts_at`)"})
     ends_at = fields.AwareDateTime(required=True, validate=within_service_years,
                                    metadata={"example": "2026-12-01T14:00:00Z"})
     lane = fields.Integer(load_default=1, validate=validate.Range(1, 50),
@@ -104,6 +107,8 @@ class SlotInputSchema(Schema):
 
 
 class SlotsCreateSchema(Schema):
+    """Slots to publish, all or none; errors name each slot by its index in `slots`."""
+
     slots = fields.List(fields.Nested(SlotInputSchema), required=True,
                         validate=validate.Length(1, 1000))
 

@@ -12,10 +12,13 @@ from sqlalchemy.exc import IntegrityError
 
 from app.db.clock import db_now, sql_now
 from app.db.uow import autocommit_connection, hub_changed, unit_of_work
-from app.errors import DuplicateHub, NotFound, SlotOverlap
+from app.errors import DuplicateHub, InvalidRequest, NotFound, SlotOverlap
 from app.extensions import db
 from app.models import Booking, Hub, Slot, WaitlistEntry
 from app.services import waitlist
+
+# Said of each such slot, the way marshmallow says what is wrong with a field.
+SLOT_STARTED = "Has already started: such a slot can never be listed or held."
 
 
 @dataclass(frozen=True)
@@ -95,13 +98,25 @@ def upsert_hubs(rows: list[dict[str, Any]]) -> list[tuple[Hub, bool]]:
 
 
 def add_slots(hub_id: UUID, slots: Iterable[dict[str, Any]]) -> list[Slot]:
-    """Add slots to a hub; any overlap with a slot in the same lane is a conflict."""
-    slots = sorted(slots, key=lambda s: (s["lane"], s["starts_at"]))
+    """Add slots to a hub, all or none.
+
+    A slot that has already started (by the database's clock) is invalid: it
+    could never be listed or held. Each one is named by its place in `slots`,
+    the way marshmallow names the items of a list. Any overlap with a slot in
+    the same lane is a conflict.
+    """
+    given = list(slots)
     with unit_of_work() as session:
         # Locking the hub row serialises concurrent slot additions to one hub.
         hub = session.scalar(select(Hub).where(Hub.id == hub_id).with_for_update())
         if hub is None:
             raise NotFound("hub not found")
+        now = db_now(session)
+        started = {index: {"starts_at": [SLOT_STARTED]}
+                   for index, slot in enumerate(given) if slot["starts_at"] <= now}
+        if started:
+            raise InvalidRequest("the input is invalid", errors={"json": {"slots": started}})
+        slots = sorted(given, key=lambda s: (s["lane"], s["starts_at"]))
         for before, after in zip(slots, slots[1:], strict=False):
             if before["lane"] == after["lane"] and after["starts_at"] < before["ends_at"]:
                 raise SlotOverlap("two of the given slots overlap")
@@ -115,7 +130,7 @@ def add_slots(hub_id: UUID, slots: Iterable[dict[str, Any]]) -> list[Slot]:
         session.add_all(created)
         session.flush()
         # Published slots go to the waitlist, in join order, before anyone can list them.
-        offered = waitlist.offer_freed_slots(session, [slot.id for slot in created], db_now(session))
+        offered = waitlist.offer_freed_slots(session, [slot.id for slot in created], now)
         hub_changed(session, hub_id)
         if offered:  # locked for their offers: read back in one statement
             session.scalars(select(Slot).where(Slot.id.in_(offered))

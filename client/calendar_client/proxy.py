@@ -138,15 +138,28 @@ def create_calendar_proxy(client: CalendarClient | None = None, url_prefix: str 
         """The Calendar service's health."""
         return forward("GET", "/health")
 
+    @bp.get("/hubs")
+    def hubs() -> Response:
+        """Every hub (code, name, time zone, whether it is active)."""
+        return forward("GET", "/api/v1/hubs")
+
     @bp.get("/slots")
     def slots() -> Response:
-        """Slots of `hub_id` on the hub-local `date` (YYYY-MM-DD)."""
-        missing = {name: ["Missing data for required field."]
-                   for name in ("hub_id", "date") if not request.args.get(name)}
-        if missing:
-            return error_response(422, "the input is invalid", errors={"query": missing})
-        return forward("GET", "/api/v1/slots",
-                       params={"hub": request.args["hub_id"], "date": request.args["date"]})
+        """Slots of a hub on its local `date` (YYYY-MM-DD).
+
+        The hub is `hub`, as the service names it, or `hub_id`; both only when they agree.
+        """
+        hub, hub_id = request.args.get("hub"), request.args.get("hub_id")
+        errors: dict[str, list[str]] = {}
+        if not (hub or hub_id):
+            errors["hub_id"] = ["Missing data for required field."]
+        elif hub and hub_id and hub != hub_id:
+            errors["hub_id"] = ["Differs from hub: give one of them."]
+        if not request.args.get("date"):
+            errors["date"] = ["Missing data for required field."]
+        if errors:
+            return error_response(422, "the input is invalid", errors={"query": errors})
+        return forward("GET", "/api/v1/slots", params={"hub": hub or hub_id, "date": request.args["date"]})
 
     def create(path: str) -> Response:
         # The JSON object goes to the service as it is: the service judges its fields.

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.support.factories import make_hub, make_slots
+from tests.support.factories import make_hub, make_slots, make_started_slot
 from tests.support.http import assert_error, hold_body
 from tests.support.sql import recorded_statements
 
@@ -69,8 +69,7 @@ def test_unknown_slot_is_404(client):
 
 def test_slot_that_has_started_is_422_on_slot_id(app, client):
     with app.app_context():
-        start = datetime.now(timezone.utc) - timedelta(minutes=5)
-        slot = make_slots(make_hub(), 1, start=start)[0]
+        slot = make_started_slot(make_hub())
     body = assert_error(client.post("/api/v1/bookings", json=hold_body(slot.id)), 422)
     assert "slot_id" in body["errors"]["json"]
 

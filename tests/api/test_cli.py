@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,6 +15,7 @@ from app.ops.demo import DEMO_HUB_ID, DEMO_SLOT_IDS
 from app.services.hubs import local_day_bounds
 from tests.support.factories import make_hub
 
+SAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "hubs.json"
 NIGHT = {"slot_minutes": 60, "examiners": 1, "weekly": {"sun": [["00:00", "04:00"]]}}
 HUBS = [{"code": "kgn2", "name": "Kingston North", "timezone": "America/Jamaica",
          "schedule": {"slot_minutes": 30, "examiners": 2, "weekly": {"mon": [["08:00", "10:00"]]}}},
@@ -94,6 +96,54 @@ def test_csv_schedule_gives_every_listed_weekday_the_rows_hours(app, tmp_path):
     assert hubs["MAN"].schedule["weekly"] == {"mon": [["09:00", "11:00"]], "tue": [["09:00", "11:00"]]}
     weekly = hubs["ALL"].schedule["weekly"]
     assert len(weekly) == 7 and all(periods == [["10:00", "12:00"]] for periods in weekly.values())
+
+
+def test_seed_hubs_help_documents_both_formats_and_the_sample(app):
+    result = invoke(app, "seed-hubs", "--help")
+    assert result.exit_code == 0
+    for documented in ('{"hubs": [...]}', '"weekly": {"mon": [["08:00", "12:00"]',
+                       "code,name,timezone[,active][,weekdays,opens,closes,slot_minutes,examiners]",
+                       "docs/examples/hubs.json"):
+        assert documented in result.output, documented
+
+
+def test_the_sample_hubs_file_seeds(app):
+    result = invoke(app, "seed-hubs", str(SAMPLE))
+    assert result.exit_code == 0, result.output
+    hubs = hubs_by_code(app)
+    assert {code for code in hubs} == {hub["code"] for hub in json.loads(SAMPLE.read_text())["hubs"]}
+    assert hubs["MBJ"].schedule["examiners"] == 2 and hubs["POR"].active is False
+
+
+def test_seed_hubs_errors_are_lines_naming_row_and_field(app, tmp_path):
+    path = tmp_path / "hubs.json"
+    path.write_text(json.dumps([HUBS[0], HUBS[1], {**HUBS[1], "code": "NOPE", "timezone": "Nope/Zone"},
+                                {"code": "X", "name": "Bad", "timezone": "America/Jamaica",
+                                 "schedule": {"weekly": {"mon": [["8am", "10:00"]]}}}]))
+    result = invoke(app, "seed-hubs", str(path))
+    assert result.exit_code != 0 and hubs_by_code(app) == {}
+    lines = result.output.splitlines()
+    assert "row 3: timezone: Unknown IANA time zone 'Nope/Zone'" in lines
+    assert "row 4: code: 2-16 letters, digits, '-' or '_'" in lines
+    assert "row 4: schedule.weekly.mon.0.0: Expected HH:MM (24 h)" in lines
+    assert not any("{" in line for line in lines)  # no Python repr of marshmallow's messages
+
+
+def test_csv_errors_count_rows_after_the_header(app, tmp_path):
+    path = tmp_path / "hubs.csv"
+    path.write_text(CSV + "XYZ,Nowhere,America/Jamaica,true,all,09:00,11:00,lots,1\n")
+    result = invoke(app, "seed-hubs", str(path))
+    assert "row 3: schedule.slot_minutes: Not a valid integer" in result.output.splitlines()
+
+
+def test_progress_bars_stay_off_when_stdout_is_not_a_terminal(app):
+    with app.app_context():
+        make_hub(code="GEN", schedule={"weekly": {"mon": [["08:00", "10:00"]]}})
+    result = invoke(app, "generate-slots", "--hub", "GEN", "--from", "2030-01-07", "--days", "7")
+    assert result.exit_code == 0 and result.output.splitlines() == ["created 2 slots for GEN"]
+    demo = invoke(app, "seed-demo")
+    assert demo.exit_code == 0 and "demo slots" not in demo.output
+    assert len(demo.output.splitlines()) == 1 and json.loads(demo.output)["hub_created"] is True
 
 
 @pytest.mark.parametrize("name, text", [

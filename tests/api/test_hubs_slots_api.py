@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Slot
-from tests.support.factories import make_hub, make_slots
+from tests.support.factories import make_hub, make_slots, make_started_slot
 from tests.support.http import assert_error, hold_body
 
 JAMAICA = ZoneInfo("America/Jamaica")
@@ -138,6 +138,17 @@ def test_invalid_slot_is_422_and_writes_nothing(app, client, hub, item):
     assert slot_count(app) == 0
 
 
+def test_started_slots_are_422_each_by_its_index_and_nothing_is_written(app, client, hub, day_after):
+    now = datetime.now(timezone.utc)
+    batch = [slot_json(at(day_after, 14)), slot_json(now - timedelta(minutes=5)),
+             slot_json(now - timedelta(hours=3), minutes=30)]
+    errors = assert_error(client.post(f"/api/v1/hubs/{hub.id}/slots", json={"slots": batch}), 422)["errors"]
+    assert set(errors["json"]["slots"]) == {"1", "2"}
+    assert all(set(e) == {"starts_at"} and "already started" in e["starts_at"][0]
+               for e in errors["json"]["slots"].values())
+    assert slot_count(app) == 0
+
+
 def test_slots_for_unknown_hub_are_404(client, day_after):
     batch = {"slots": [slot_json(at(day_after, 14))]}
     assert_error(client.post(f"/api/v1/hubs/{uuid.uuid4()}/slots", json=batch), 404)
@@ -157,7 +168,7 @@ def test_day_listing_uses_the_hubs_local_date(app, client, hub, day_after):
 def test_day_listing_shape_order_and_only_holdable_future_slots(app, client, hub):
     now = datetime.now(timezone.utc)
     with app.app_context():
-        started = make_slots(hub, 1, start=now - timedelta(minutes=1))[0]
+        started = make_started_slot(hub, minutes_ago=1)
         later = make_slots(hub, 1, start=now + timedelta(minutes=90))[0]
         sooner = make_slots(hub, 2, start=now + timedelta(minutes=30))
     day = started.starts_at.astimezone(JAMAICA).date()

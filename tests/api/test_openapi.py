@@ -82,3 +82,26 @@ def test_checked_in_copy_matches_the_served_spec(app, client, tmp_path):
     assert json.loads(written.read_text()) == served
     assert json.loads(CHECKED_IN.read_text()) == served, (
         "docs/openapi.json is stale: run `flask --app wsgi openapi write docs/openapi.json`")
+
+
+def test_the_description_explains_the_flow_the_events_the_waitlist_and_the_keys(client):
+    description = client.get("/api/openapi.json").get_json()["info"]["description"]
+    for said in ("GET /api/v1/slots", "POST /api/v1/bookings", "/confirm", "/cancel", "15 minutes",
+                 "hold_expired", "calendar.events", "GET /api/v1/events", "POST /api/v1/waitlist",
+                 "Authorization: Bearer", "bearerAuth", "adminAuth", "401", "403"):
+        assert said in description, said
+
+
+def test_every_schema_in_the_document_is_used(client):
+    spec = client.get("/api/openapi.json").get_json()
+    text = json.dumps(spec)
+    unused = [name for name in spec["components"]["schemas"]
+              if f'"#/components/schemas/{name}"' not in text]
+    assert unused == []
+    assert "PaginationMetadata" not in spec["components"]["schemas"]
+
+
+def test_the_root_leads_to_the_api_documentation(client):
+    response = client.get("/")
+    assert response.status_code == 302 and response.headers["Location"] == "/api/docs"
+    assert client.get("/api/docs").status_code == 200

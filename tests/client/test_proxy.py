@@ -15,7 +15,7 @@ from calendar_client.proxy import create_calendar_proxy
 from flask import Flask
 
 from .conftest import FAST
-from .payloads import BOOKING, BOOKING_ID, HEALTH, HUB_ID, SLOT_LIST, error
+from .payloads import BOOKING, BOOKING_ID, HEALTH, HUB, HUB_ID, SLOT_LIST, error
 from .servers import Reply
 
 UNAVAILABLE = {"code": 503, "status": "Service Unavailable",
@@ -82,6 +82,29 @@ def test_slots_query_maps_hub_id_to_the_service_hub_parameter(serve, proxy_to):
     assert response.status_code == 200 and response.get_json() == SLOT_LIST
     assert server.requests[0].path == "/api/v1/slots"
     assert server.requests[0].query == {"hub": [HUB_ID], "date": ["2026-11-28"]}
+
+
+def test_slots_take_the_services_own_hub_parameter_too(serve, proxy_to):
+    server = serve([Reply(200, SLOT_LIST), Reply(200, SLOT_LIST)])
+    proxy = proxy_to(server.url)
+    assert proxy.get(f"/api/calendar/slots?hub={HUB_ID}&date=2026-11-28").status_code == 200
+    assert proxy.get(f"/api/calendar/slots?hub={HUB_ID}&hub_id={HUB_ID}&date=2026-11-28").status_code == 200
+    assert [r.query for r in server.requests] == [{"hub": [HUB_ID], "date": ["2026-11-28"]}] * 2
+
+
+def test_slots_with_hub_and_hub_id_that_differ_are_refused_by_the_proxy(serve, proxy_to):
+    server = serve([Reply(200, SLOT_LIST)])
+    other = "550e8400-e29b-41d4-a716-446655440099"
+    response = proxy_to(server.url).get(f"/api/calendar/slots?hub={HUB_ID}&hub_id={other}&date=2026-11-28")
+    assert response.status_code == 422 and "hub_id" in response.get_json()["errors"]["query"]
+    assert server.requests == []
+
+
+def test_the_hubs_list_passes_through(serve, proxy_to):
+    server = serve([Reply(200, [HUB])])
+    response = proxy_to(server.url).get("/api/calendar/hubs")
+    assert (response.status_code, response.get_json()) == (200, [HUB])
+    assert (server.requests[0].method, server.requests[0].path) == ("GET", "/api/v1/hubs")
 
 
 def test_slots_without_hub_id_are_refused_by_the_proxy(serve, proxy_to):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 
@@ -49,7 +50,8 @@ def test_logs_are_json_lines_with_request_fields_and_never_an_email(pg_url, make
                              headers={**AUTH, "Content-Type": "application/json"},
                              timeout=5).status_code == 400
         for step in ("confirm", "cancel"):
-            assert requests.post(f"{base}/api/v1/bookings/{booking_id}/{step}", headers=AUTH,
+            assert requests.post(f"{base}/api/v1/bookings/{booking_id}/{step}",
+                                 headers={**AUTH, "X-Request-ID": f"probe-{step}-1"},
                                  timeout=5).status_code == 200
         deadline = time.monotonic() + 15  # until the relay has logged the four events
         while server.log().count(booking_id) < 4 and time.monotonic() < deadline:
@@ -68,6 +70,11 @@ def test_logs_are_json_lines_with_request_fields_and_never_an_email(pg_url, make
     assert (hold_line["method"], hold_line["path"], hold_line["status"]) == ("POST", "/api/v1/bookings", 201)
     assert hold_line["duration_ms"] > 0 and hold_line["level"] == "INFO"
     assert access[generated]["status"] == 409
+    # An event's line is short and names the request that caused it.
+    events = {line["message"].split(" #")[0]: line for line in lines if line["logger"] == "calendar.events"}
+    assert events["BookingConfirmed"]["request_id"] == "probe-confirm-1"
+    assert events["BookingCancelled"]["request_id"] == "probe-cancel-1"
+    assert events["BookingConfirmed"]["message"].endswith(f" booking={booking_id}")
 
 
 def test_log_format_text_gives_lines_for_humans(pg_url, tmp_path):
@@ -79,8 +86,9 @@ def test_log_format_text_gives_lines_for_humans(pg_url, tmp_path):
     finally:
         server.stop()
     access = [line for line in server.log().splitlines() if "[human-1]" in line]
-    assert access and "GET /api/v1/hubs 200" in access[0]
+    assert access and re.search(r" \[human-1\] GET /api/v1/hubs 200 \d+\.\d ms$", access[0])
     assert not any(line.startswith("{") for line in server.log().splitlines())
+    assert not any("[-]" in line or "[None]" in line for line in server.log().splitlines())
 
 
 def test_an_unknown_log_format_refuses_to_start():

@@ -2,12 +2,39 @@
 from __future__ import annotations
 
 import copy
+import json
 from collections import Counter
+
+import pytest
 
 from app.events import EVENT_TYPES
 from app.services.bookings import cancel_booking, confirm_booking
-from tests.support.contract import asyncapi, contract_errors
+from tests.support import asyncapi_parser
+from tests.support.contract import ASYNCAPI, asyncapi, contract_errors
 from tests.support.factories import hold, make_hub, make_slots
+
+# What the parser's rules still ask for and an internal service does not have.
+ACCEPTED_WARNINGS = {"asyncapi-info-license", "asyncapi-info-contact-properties"}
+
+
+@pytest.mark.timeout(asyncapi_parser.INSTALL_TIMEOUT_SECONDS + 60)  # the first run installs the parser
+def test_document_passes_the_official_asyncapi_parser():
+    result = asyncapi_parser.parse(ASYNCAPI.read_text())
+    assert asyncapi_parser.errors(result) == [] and result["parsed"]
+    warnings = {d["code"] for d in result["diagnostics"] if d["severity"] == 1}
+    assert warnings <= ACCEPTED_WARNINGS, result["diagnostics"]
+
+
+@pytest.mark.timeout(asyncapi_parser.INSTALL_TIMEOUT_SECONDS + 60)
+def test_the_official_parser_refuses_what_breaks_the_asyncapi_schema():
+    broken = copy.deepcopy(asyncapi())
+    del broken["info"]["title"]
+    broken["channels"]["booking.created"]["subscribe"]["message"] = {"payload": {"type": "nonsense"}}
+    result = asyncapi_parser.parse(json.dumps(broken))
+    found = asyncapi_parser.errors(result)
+    assert not result["parsed"]
+    assert any(line.startswith("info:") and "title" in line for line in found), found
+    assert any(line.startswith("channels/booking.created/subscribe/message") for line in found), found
 
 
 def test_document_names_one_message_per_event_type_on_its_routing_key():

@@ -1,6 +1,7 @@
 """Each transition publishes exactly its events, with the envelope and AMQP properties."""
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections import Counter
@@ -10,11 +11,14 @@ import pytest
 from sqlalchemy import func, select
 
 from app.errors import SlotUnavailable
+from app.events.publishers import LogPublisher
+from app.events.relay import publish_pending, sequence_pending
 from app.extensions import db
 from app.models import Booking, IdempotencyRecord, OutboxEvent
 from app.services.bookings import cancel_booking, confirm_booking
 from app.services.holds import HoldRequest, hold_slot
 from app.services.idempotency import IdempotentCall, IdempotentReplay
+from tests.support.contract import assert_keeps_contract
 from tests.support.factories import hold, make_hub, make_slots
 
 BOOKING_FIELDS = {"booking_id", "slot_id", "hub_id", "candidate_id", "locked_until", "starts_at",
@@ -113,5 +117,28 @@ def test_without_broker_events_become_log_lines_and_are_marked_published(make_ap
             time.sleep(0.1)
     assert unpublished == 0
     lines = [r.getMessage() for r in caplog.records if r.name == "calendar.events"]
-    assert len(lines) == 2 and '"BookingCreated"' in lines[0]
+    assert len(lines) == 2
+    assert re.fullmatch(r"BookingCreated #\d+ booking=[0-9a-f-]{36}", lines[0])  # short: no payload
+    assert re.fullmatch(r"SlotLocked #\d+ booking=[0-9a-f-]{36}", lines[1])
     assert "secret@example.com" not in caplog.text
+
+
+def test_an_events_log_line_names_the_request_that_caused_it(app, client, caplog):
+    caplog.set_level("INFO", logger="calendar.events")
+    with app.app_context():
+        booking = hold(make_slots(make_hub(), 1)[0])
+        sequence_pending()
+        publish_pending(LogPublisher())
+    caplog.clear()
+    confirmed = client.post(f"/api/v1/bookings/{booking.id}/confirm", headers={"X-Request-ID": "confirm-7"})
+    assert confirmed.status_code == 200
+    with app.app_context():
+        sequence_pending()
+        publish_pending(LogPublisher())
+    [line] = [r for r in caplog.records if r.name == "calendar.events"]
+    assert line.getMessage().startswith("BookingConfirmed #") and line.request_id == "confirm-7"
+    # The row remembers it; what is published and served keeps the contract.
+    [event] = [e for e in client.get("/api/v1/events?after=0").get_json()["events"]
+               if e["type"] == "BookingConfirmed"]
+    assert "_request_id" not in event["data"]
+    assert_keeps_contract("booking.confirmed", {k: v for k, v in event.items() if k != "sequence"})

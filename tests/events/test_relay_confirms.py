@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import pika
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from app.events.publishers import PikaPublisher, PublishError
@@ -191,10 +192,15 @@ def test_exchange_gone_under_the_relay_marks_nothing_then_reconnects(broker_app)
             publisher.close()
 
 
-def test_unroutable_events_are_logged_and_count_as_published(broker_app, caplog):
+def unroutable_total() -> float:
+    return REGISTRY.get_sample_value("calendar_events_unroutable_total") or 0.0
+
+
+def test_unroutable_events_are_counted_warned_about_once_and_count_as_published(broker_app, caplog):
     exchange = f"{SUITE.exchange}.unbound"  # no queue is ever bound here
     app = broker_app(EVENTS_EXCHANGE=exchange)
     caplog.set_level("WARNING", logger="app.events.publishers")
+    before = unroutable_total()
     try:
         with app.app_context():
             write_events(3)
@@ -202,11 +208,15 @@ def test_unroutable_events_are_logged_and_count_as_published(broker_app, caplog)
             publisher = PikaPublisher(RABBITMQ_URL, exchange)
             try:
                 assert publish_pending(publisher) == 3
+                write_events(2)  # a missing consumer must not flood the log: no new warning yet
+                sequence_pending()
+                assert publish_pending(publisher) == 2
             finally:
                 publisher.close()
             rows = outbox()
     finally:
         SUITE.delete_exchange(exchange)
     assert all(r.published_at is not None and r.attempts == 0 for r in rows)
+    assert unroutable_total() - before == 5
     unroutable = [r.getMessage() for r in caplog.records if "unroutable" in r.getMessage()]
-    assert len(unroutable) == 3 and f"event {rows[0].sequence} (slot.locked)" in unroutable[0]
+    assert len(unroutable) == 1 and f"event {rows[0].sequence} (slot.locked)" in unroutable[0]

@@ -13,7 +13,7 @@ from app.errors import CandidateHoldLimit, InvalidRequest, NotFound, SlotUnavail
 from app.extensions import db
 from app.gate import slot_gate
 from app.models import Booking, OutboxEvent, Slot
-from tests.support.factories import hold, make_hub, make_slots
+from tests.support.factories import hold, make_hub, make_slots, make_started_slot
 from tests.support.sql import recorded_statements
 
 
@@ -108,8 +108,7 @@ def test_unknown_slot_is_not_found_and_leaves_no_redis_key(ctx, redis_client):
 
 
 def test_slot_that_has_started_cannot_be_held(ctx):
-    start = datetime.now(timezone.utc) - timedelta(minutes=5)
-    slot = make_slots(make_hub(), 1, start=start)[0]
+    slot = make_started_slot(make_hub())
     with pytest.raises(InvalidRequest):
         hold(slot)
 

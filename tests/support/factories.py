@@ -4,8 +4,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta, timezone
 
+from app.db.uow import unit_of_work
 from app.extensions import db
-from app.models import Booking
+from app.models import Booking, Slot
 from app.services.holds import HoldRequest, hold_slot
 from app.services.hubs import add_slots, create_hub
 
@@ -25,6 +26,16 @@ def make_slots(hub, count: int = 4, start: datetime | None = None, minutes: int 
     step = timedelta(minutes=minutes)
     return add_slots(hub.id, [{"starts_at": start + i * step, "ends_at": start + (i + 1) * step,
                                "lane": 1} for i in range(count)])
+
+
+def make_started_slot(hub, minutes_ago: int = 5, minutes: int = 30) -> Slot:
+    """A slot that began `minutes_ago`: one published while it lay ahead (add_slots refuses it now)."""
+    start = datetime.now(timezone.utc) - timedelta(minutes=minutes_ago)
+    with unit_of_work() as session:
+        slot = Slot(hub_id=hub.id, starts_at=start, ends_at=start + timedelta(minutes=minutes), lane=1,
+                    status="available")
+        session.add(slot)
+    return slot
 
 
 def hold(slot, candidate=None, email: str = "c@example.com", session_id: str | None = None):
