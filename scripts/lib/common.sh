@@ -10,6 +10,9 @@ die() { log "error: $*"; exit 1; }
 
 # ensure_venv [EXTRAS]: create .venv and (re)install the project (with
 # EXTRAS, e.g. "test") when its dependency declarations changed since.
+# pip's own output (setuptools' BuildBackendWarning blocks on editable
+# installs, notes about the machine's pip configuration) goes to
+# $VENV/pip-install.log, shown only when an install fails.
 ensure_venv() {
     local extras="${1:-}" stamp want target="$ROOT"
     if [ ! -x "$PY" ]; then
@@ -20,13 +23,22 @@ ensure_venv() {
     stamp="$VENV/.installed-${extras:-base}"
     want="$(cat "$ROOT/setup.cfg" "$ROOT/pyproject.toml" "$ROOT/client/pyproject.toml" 2>/dev/null | sha256sum | cut -d' ' -f1)"
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-        log "installing dependencies into $VENV"
-        "$PY" -m pip install --quiet --disable-pip-version-check --upgrade pip
-        "$PY" -m pip install --quiet --disable-pip-version-check -e "$target"
+        log "installing dependencies into $VENV (a minute on a fresh clone)"
+        : > "$VENV/pip-install.log"
+        pip_quietly --upgrade pip
+        pip_quietly -e "$target"
         if [ -f "$ROOT/client/pyproject.toml" ]; then
-            "$PY" -m pip install --quiet --disable-pip-version-check -e "$ROOT/client[flask]"
+            pip_quietly -e "$ROOT/client[flask]"
         fi
         echo "$want" > "$stamp"
+    fi
+}
+
+pip_quietly() {  # pip_quietly PIP_INSTALL_ARGS...: pip install, its output in the log unless it fails
+    if ! "$PY" -m pip install --disable-pip-version-check --no-input "$@" \
+            >> "$VENV/pip-install.log" 2>&1; then
+        tail -n 40 "$VENV/pip-install.log" >&2
+        die "pip install $* failed (whole log: $VENV/pip-install.log)"
     fi
 }
 
@@ -84,4 +96,36 @@ ensure_system_tools() {
     fi
     [ "${CI:-}" = "true" ] && die "could not install ${missing[*]} (CI=true: not skipping)"
     log "warning: could not install ${missing[*]}; the tests that need them will fail"
+}
+
+# ensure_port_free HOST PORT: fail in one line, naming a free port to use instead, when
+# HOST:PORT cannot be listened on or something already answers there (plain python3: this runs
+# before the virtualenv exists).
+ensure_port_free() {
+    local verdict
+    verdict="$(python3 - "$1" "$2" <<'PYEOF'
+import socket, sys
+
+def taken(host, port):
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn does
+            s.bind((host, port))
+    except OSError:
+        return True
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        return True  # someone answers on loopback (a wildcard bind may still succeed beside it)
+    except OSError:
+        return False
+
+host, port = sys.argv[1], int(sys.argv[2])
+if not taken(host, port):
+    print("free")
+else:
+    print(next((p for p in range(port + 1, min(port + 200, 65536)) if not taken(host, p)), "<another port>"))
+PYEOF
+)" || die "could not check port $2"
+    [ "$verdict" = free ] && return 0
+    die "port $2 is already in use (another scripts/run, or another program); use a free one: PORT=$verdict $0"
 }

