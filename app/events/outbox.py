@@ -7,7 +7,8 @@ does. Publishing is the relay's job (`app.events.relay`).
 A row remembers the id of the request that caused it under `REQUEST_ID_KEY`
 in its payload, which `envelope` leaves out: the published contract and the
 feed do not change, and the log can name the request (`request_id_of`).
-Events the SQL functions write (holds, waitlist offers) do not carry it yet.
+The SQL functions that write events (holds, waitlist offers) take the id as a
+parameter and store it the same way (`calendar.request_tag`).
 """
 from __future__ import annotations
 

@@ -34,6 +34,14 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
          || extra
 $$;
 
+-- The request that caused an event, kept in its stored payload under "_request_id" (the
+-- envelope leaves it out: app/events/outbox.py); nothing when there is none.
+CREATE OR REPLACE FUNCTION calendar.request_tag(p_request_id text) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE WHEN p_request_id IS NULL THEN '{}'::jsonb
+              ELSE jsonb_build_object('_request_id', p_request_id) END
+$$;
+
 CREATE OR REPLACE FUNCTION calendar.booking_body(b calendar.bookings, s calendar.slots)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
   SELECT jsonb_build_object(
@@ -47,7 +55,7 @@ $$;
 CREATE OR REPLACE FUNCTION calendar.hold_slot(
     p_slot uuid, p_candidate uuid, p_email text, p_session text, p_lock_seconds integer,
     p_max_holds integer, p_lock_class integer, p_lock_id integer, p_token text, p_routing jsonb,
-    p_scope text, p_key text, p_fingerprint text,
+    p_scope text, p_key text, p_fingerprint text, p_request_id text,
     OUT outcome text, OUT status_code integer, OUT body jsonb, OUT expired integer)
 LANGUAGE plpgsql AS $$
 -- outcome: held | replay | mismatch | limit | not_found | started | unavailable
@@ -112,8 +120,10 @@ BEGIN
   SELECT gen_random_uuid(), e.type, p_routing ->> e.type, e.payload::json, v_now
     FROM ended b
    CROSS JOIN LATERAL (VALUES
-       (1, 'BookingExpired', calendar.booking_event_data(b, v_slot, true)),
-       (2, 'SlotUnlocked', calendar.booking_event_data(b, v_slot, false, '{"reason": "expired"}'))
+       (1, 'BookingExpired', calendar.booking_event_data(b, v_slot, true)
+                             || calendar.request_tag(p_request_id)),
+       (2, 'SlotUnlocked', calendar.booking_event_data(b, v_slot, false, '{"reason": "expired"}')
+                           || calendar.request_tag(p_request_id))
      ) AS e(n, type, payload)
    ORDER BY b.id, e.n;
   GET DIAGNOSTICS expired = ROW_COUNT;
@@ -127,9 +137,11 @@ BEGIN
 
   INSERT INTO calendar.outbox_events (id, type, routing_key, payload, occurred_at) VALUES
     (gen_random_uuid(), 'BookingCreated', p_routing ->> 'BookingCreated',
-     calendar.booking_event_data(v_booking, v_slot, true)::json, v_now),
+     (calendar.booking_event_data(v_booking, v_slot, true) || calendar.request_tag(p_request_id))::json,
+     v_now),
     (gen_random_uuid(), 'SlotLocked', p_routing ->> 'SlotLocked',
-     calendar.booking_event_data(v_booking, v_slot, false)::json, v_now);
+     (calendar.booking_event_data(v_booking, v_slot, false) || calendar.request_tag(p_request_id))::json,
+     v_now);
 
   outcome := 'held';
   status_code := 201;

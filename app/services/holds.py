@@ -36,6 +36,7 @@ from app.errors import (
 from app.events import EVENT_TYPES
 from app.gate import Budget, slot_gate
 from app.observability import metrics
+from app.observability.logs import current_request_id
 from app.services import idempotency
 
 LOCK_NOT_AVAILABLE = "55P03"  # lock_timeout expired
@@ -45,7 +46,8 @@ TWIN_WAIT_SECONDS = 3.0  # below the client's 5 s read timeout
 _ROUTING = json.dumps(EVENT_TYPES)
 _CALL = ("SELECT outcome, status_code, body, expired FROM calendar.hold_slot("
          "%(slot)s, %(candidate)s, %(email)s, %(session)s, %(lock_seconds)s, %(max_holds)s, "
-         "%(lock_class)s, %(lock_id)s, %(token)s, %(routing)s, %(scope)s, %(key)s, %(fingerprint)s)")
+         "%(lock_class)s, %(lock_id)s, %(token)s, %(routing)s, %(scope)s, %(key)s, %(fingerprint)s, "
+         "%(request_id)s)")
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,7 @@ def _hold_in_postgres(request: HoldRequest, token: str | None, lock_seconds: int
               "lock_seconds": lock_seconds, "max_holds": current_app.config["MAX_HOLDS_PER_CANDIDATE"],
               "lock_class": lock_class, "lock_id": lock_id, "token": token, "routing": _ROUTING,
               "scope": call.scope if call else None, "key": call.key if call else None,
-              "fingerprint": call.fingerprint if call else None}
+              "fingerprint": call.fingerprint if call else None, "request_id": current_request_id()}
     try:
         with uow.autocommit_connection() as connection:
             outcome, status, body, expired = connection.exec_driver_sql(_CALL, params).one()

@@ -38,11 +38,12 @@ from app.errors import (
 from app.events import EVENT_TYPES, record_event
 from app.extensions import db
 from app.models import ACTIVE_WAITLIST_STATUSES, Booking, Hub, WaitlistEntry, WaitlistPass
+from app.observability.logs import current_request_id
 from app.schemas.waitlist import render_entry as _dump
 from app.services import idempotency
 
 _ROUTING = json.dumps(EVENT_TYPES)
-_RULE = "%s(:ids, :now, :cutoff, :max_holds, :offer_min, :offer_max, CAST(:routing AS jsonb))"
+_RULE = "%s(:ids, :now, :cutoff, :max_holds, :offer_min, :offer_max, CAST(:routing AS jsonb), :request_id)"
 _OFFER_SLOTS = text("SELECT slot_id, hub_id, booking_id, token, expires_at FROM "
                     + _RULE % "calendar.offer_slots")
 _OFFER_TO_ENTRIES = text("SELECT slot_id, hub_id, booking_id, token, expires_at FROM "
@@ -71,7 +72,8 @@ def _run_rule(session: Session, statement, ids: Iterable[UUID], now: datetime,
     offers = session.execute(statement, {
         "ids": ids, "now": now, "cutoff": config["WAITLIST_CUTOFF_SECONDS"],
         "max_holds": config["MAX_HOLDS_PER_CANDIDATE"], "offer_min": config["WAITLIST_OFFER_MIN_SECONDS"],
-        "offer_max": config["WAITLIST_OFFER_MAX_SECONDS"], "routing": _ROUTING}).all()
+        "offer_max": config["WAITLIST_OFFER_MAX_SECONDS"], "routing": _ROUTING,
+        "request_id": current_request_id()}).all()
     for offer in offers:
         uow.slot_claimed(session, offer.slot_id, offer.token, offer.expires_at)
         uow.hub_changed(session, offer.hub_id)

@@ -25,7 +25,7 @@
 
 CREATE OR REPLACE FUNCTION calendar.make_offer(
     p_slot calendar.slots, p_entry calendar.waitlist_entries, p_now timestamptz,
-    p_offer_min integer, p_offer_max integer, p_routing jsonb,
+    p_offer_min integer, p_offer_max integer, p_routing jsonb, p_request_id text,
     OUT slot_id uuid, OUT hub_id uuid, OUT booking_id uuid, OUT token text, OUT expires_at timestamptz)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -52,14 +52,17 @@ BEGIN
   UPDATE calendar.waitlist_entries SET status = 'offered', updated_at = p_now WHERE id = p_entry.id;
   INSERT INTO calendar.outbox_events (id, type, routing_key, payload, occurred_at) VALUES
     (gen_random_uuid(), 'BookingCreated', p_routing ->> 'BookingCreated',
-     calendar.booking_event_data(v_booking, v_slot, true)::json, p_now),
+     (calendar.booking_event_data(v_booking, v_slot, true) || calendar.request_tag(p_request_id))::json,
+     p_now),
     (gen_random_uuid(), 'SlotLocked', p_routing ->> 'SlotLocked',
-     calendar.booking_event_data(v_booking, v_slot, false)::json, p_now),
+     (calendar.booking_event_data(v_booking, v_slot, false) || calendar.request_tag(p_request_id))::json,
+     p_now),
     (gen_random_uuid(), 'SlotOffered', p_routing ->> 'SlotOffered',
-     jsonb_build_object('booking_id', v_booking.id, 'slot_id', v_slot.id, 'hub_id', v_slot.hub_id,
-                        'candidate_id', p_entry.candidate_id, 'waitlist_entry_id', p_entry.id,
-                        'starts_at', calendar.iso_utc(v_slot.starts_at),
-                        'expires_at', calendar.iso_utc(expires_at))::json, p_now);
+     (jsonb_build_object('booking_id', v_booking.id, 'slot_id', v_slot.id, 'hub_id', v_slot.hub_id,
+                         'candidate_id', p_entry.candidate_id, 'waitlist_entry_id', p_entry.id,
+                         'starts_at', calendar.iso_utc(v_slot.starts_at),
+                         'expires_at', calendar.iso_utc(expires_at))
+      || calendar.request_tag(p_request_id))::json, p_now);
 END
 $$;
 
@@ -83,7 +86,7 @@ $$;
 
 CREATE OR REPLACE FUNCTION calendar.offer_slots(
     p_slots uuid[], p_now timestamptz, p_cutoff_seconds integer, p_max_holds integer,
-    p_offer_min integer, p_offer_max integer, p_routing jsonb)
+    p_offer_min integer, p_offer_max integer, p_routing jsonb, p_request_id text)
 RETURNS TABLE (slot_id uuid, hub_id uuid, booking_id uuid, token text, expires_at timestamptz)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -129,7 +132,7 @@ BEGIN
       CONTINUE WHEN NOT FOUND;
     END IF;
     RETURN QUERY SELECT * FROM calendar.make_offer(v_slot, v_entry, p_now, p_offer_min, p_offer_max,
-                                                   p_routing);
+                                                   p_routing, p_request_id);
     IF v_head THEN
       v_floor_at := v_entry.joined_at;
       v_floor_id := v_entry.id;
@@ -140,7 +143,7 @@ $$;
 
 CREATE OR REPLACE FUNCTION calendar.offer_to_entries(
     p_entries uuid[], p_now timestamptz, p_cutoff_seconds integer, p_max_holds integer,
-    p_offer_min integer, p_offer_max integer, p_routing jsonb)
+    p_offer_min integer, p_offer_max integer, p_routing jsonb, p_request_id text)
 RETURNS TABLE (slot_id uuid, hub_id uuid, booking_id uuid, token text, expires_at timestamptz)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -168,7 +171,7 @@ BEGIN
     PERFORM 1 FROM calendar.waitlist_entries e WHERE e.id = v_entry.id AND e.status = 'waiting' FOR UPDATE;
     CONTINUE WHEN NOT FOUND;
     RETURN QUERY SELECT * FROM calendar.make_offer(v_slot, v_entry, p_now, p_offer_min, p_offer_max,
-                                                   p_routing);
+                                                   p_routing, p_request_id);
   END LOOP;
 END
 $$;

@@ -72,6 +72,7 @@ def test_logs_are_json_lines_with_request_fields_and_never_an_email(pg_url, make
     assert access[generated]["status"] == 409
     # An event's line is short and names the request that caused it.
     events = {line["message"].split(" #")[0]: line for line in lines if line["logger"] == "calendar.events"}
+    assert events["BookingCreated"]["request_id"] == "probe-hold-1"  # written by the hold rule in SQL
     assert events["BookingConfirmed"]["request_id"] == "probe-confirm-1"
     assert events["BookingCancelled"]["request_id"] == "probe-cancel-1"
     assert events["BookingConfirmed"]["message"].endswith(f" booking={booking_id}")

@@ -20,6 +20,7 @@ from app.services.holds import HoldRequest, hold_slot
 from app.services.idempotency import IdempotentCall, IdempotentReplay
 from tests.support.contract import assert_keeps_contract
 from tests.support.factories import hold, make_hub, make_slots
+from tests.support.http import hold_body
 
 BOOKING_FIELDS = {"booking_id", "slot_id", "hub_id", "candidate_id", "locked_until", "starts_at",
                   "contact_email"}
@@ -142,3 +143,40 @@ def test_an_events_log_line_names_the_request_that_caused_it(app, client, caplog
                if e["type"] == "BookingConfirmed"]
     assert "_request_id" not in event["data"]
     assert_keeps_contract("booking.confirmed", {k: v for k, v in event.items() if k != "sequence"})
+
+
+def test_events_the_sql_rules_write_name_their_request_too(app, client, caplog):
+    """The hold rule and the waitlist's match write their events in SQL; they carry the request id."""
+    from datetime import timedelta, timezone
+
+    from app.services.hubs import add_slots
+
+    caplog.set_level("INFO", logger="calendar.events")
+    with app.app_context():
+        hub = make_hub()
+        start = (datetime.now(timezone.utc) + timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
+        [slot] = add_slots(hub.id, [{"starts_at": start, "ends_at": start + timedelta(minutes=30),
+                                     "lane": 1}])
+        sequence_pending()
+        publish_pending(LogPublisher())
+    caplog.clear()
+    held = client.post("/api/v1/bookings", json=hold_body(slot.id), headers={"X-Request-ID": "hold-9"})
+    today = datetime.now(timezone.utc).date()
+    joined = client.post("/api/v1/waitlist", json={
+        "candidate_id": str(uuid.uuid4()), "hub_id": str(hub.id), "from_date": today.isoformat(),
+        "to_date": (today + timedelta(days=10)).isoformat(), "contact_email": "w@example.com"})
+    cancelled = client.post(f"/api/v1/bookings/{held.get_json()['id']}/cancel",
+                            headers={"X-Request-ID": "cancel-9"})
+    assert (held.status_code, joined.status_code, cancelled.status_code) == (201, 201, 200)
+    with app.app_context():
+        sequence_pending()
+        publish_pending(LogPublisher())
+    by_type = {}
+    for record in caplog.records:
+        if record.name == "calendar.events":
+            by_type.setdefault(record.getMessage().split(" #")[0], []).append(record.request_id)
+    assert by_type["BookingCreated"] == ["hold-9", "cancel-9"]  # the hold, then the offer
+    assert by_type["SlotOffered"] == ["cancel-9"]
+    [offered] = [e for e in client.get("/api/v1/events?after=0").get_json()["events"]
+                 if e["type"] == "SlotOffered"]
+    assert "_request_id" not in offered["data"]

@@ -26,7 +26,7 @@ RULE = sql.functions(sql.read("app.services", "hold_slot.sql"))
 
 def test_the_file_defines_the_hold_rule_and_its_renderings():
     assert set(RULE) == {"calendar.iso_utc", "calendar.booking_event_data", "calendar.booking_body",
-                         "calendar.hold_slot"}
+                         "calendar.request_tag", "calendar.hold_slot"}
 
 
 @pytest.mark.parametrize("name", sorted(RULE))
