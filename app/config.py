@@ -84,6 +84,8 @@ class Settings:
     APP_ENV: str = "development"
     DATABASE_URL: str | None = None
     REDIS_URL: str | None = None
+    REDIS_SENTINELS: tuple[str, ...] = ()
+    REDIS_SENTINEL_MASTER: str | None = None
     RABBITMQ_URL: str | None = None
     SLOT_LOCK_SECONDS: int = 900
     MAX_HOLDS_PER_CANDIDATE: int = 1
@@ -122,6 +124,8 @@ class Settings:
             APP_ENV=env.get("APP_ENV", "development").strip() or "development",
             DATABASE_URL=_optional(env, "DATABASE_URL"),
             REDIS_URL=_optional(env, "REDIS_URL"),
+            REDIS_SENTINELS=_keys(env, "REDIS_SENTINELS"),
+            REDIS_SENTINEL_MASTER=_optional(env, "REDIS_SENTINEL_MASTER"),
             RABBITMQ_URL=_optional(env, "RABBITMQ_URL"),
             SLOT_LOCK_SECONDS=_int(env, "SLOT_LOCK_SECONDS", 900, minimum=1),
             MAX_HOLDS_PER_CANDIDATE=_int(env, "MAX_HOLDS_PER_CANDIDATE", 1, minimum=1),
@@ -167,12 +171,26 @@ class Settings:
         """Fail fast on a database that is not PostgreSQL, and on what would make production unsafe."""
         if self.DATABASE_URL and not self.DATABASE_URL.startswith(POSTGRES_SCHEMES):
             raise ConfigError("DATABASE_URL must be a PostgreSQL URL (postgresql://...)")
+        self._check_sentinels()
         if not self.is_production:
             return
         if not self.API_KEYS or not self.ADMIN_API_KEYS:
             raise ConfigError("APP_ENV=production requires API_KEYS and ADMIN_API_KEYS")
         if not self.DATABASE_URL:
             raise ConfigError("APP_ENV=production requires DATABASE_URL")
+
+    def _check_sentinels(self) -> None:
+        if not self.REDIS_SENTINELS:
+            return
+        if not self.REDIS_SENTINEL_MASTER:
+            raise ConfigError("REDIS_SENTINELS needs REDIS_SENTINEL_MASTER, the name the sentinels monitor")
+        if not self.REDIS_URL:
+            raise ConfigError("REDIS_SENTINELS needs REDIS_URL for the database number and password "
+                              "(its host is not used)")
+        for address in self.REDIS_SENTINELS:
+            host, _, port = address.rpartition(":")
+            if not host or not port.isdigit():
+                raise ConfigError(f"REDIS_SENTINELS must be host:port pairs, got {address!r}")
 
     def as_flask_config(self) -> dict[str, Any]:
         """The settings as Flask config keys."""

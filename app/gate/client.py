@@ -12,15 +12,34 @@ import threading
 import time
 
 import redis
+from redis.connection import parse_url
+from redis.sentinel import Sentinel
 
 log = logging.getLogger(__name__)
 REDIS_ERRORS = (redis.exceptions.RedisError,)
 
 
-def connect(url: str, timeout: float) -> redis.Redis:
-    """A client for `url`; no connection is opened until the first command."""
-    return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                                health_check_interval=30)
+def connect(url: str, timeout: float, sentinels: tuple[str, ...] = (),
+            master: str | None = None) -> redis.Redis:
+    """A client for `url`; no connection is opened until the first command.
+
+    With `sentinels` ("host:port" each) the client follows whichever server the
+    sentinels name as `master`'s primary, reconnecting to the new one after a
+    failover; `url` then gives only the database number and the credentials.
+    Every user of Redis in the service takes its connections from this client
+    (the gate, the hub-change subscription, the expiry listener, the rate
+    limits), so all of them follow the primary together.
+    """
+    if not sentinels:
+        return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
+                                    health_check_interval=30)
+    params = parse_url(url)
+    credentials = {k: params[k] for k in ("db", "username", "password") if params.get(k) is not None}
+    addresses = [(host, int(port)) for host, _, port in (s.rpartition(":") for s in sentinels)]
+    sentinel = Sentinel(addresses, socket_timeout=timeout, socket_connect_timeout=timeout,
+                        sentinel_kwargs={"socket_timeout": timeout, "socket_connect_timeout": timeout})
+    return sentinel.master_for(master, socket_timeout=timeout, socket_connect_timeout=timeout,
+                               health_check_interval=30, **credentials)
 
 
 class Breaker:

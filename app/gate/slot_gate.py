@@ -73,9 +73,10 @@ class SlotGate:
             self.hold_within_limit = client.register_script(scripts.HOLD_WITHIN_LIMIT)
 
     @classmethod
-    def from_url(cls, url: str | None, prefix: str, timeout: float, retry_seconds: float) -> "SlotGate":
+    def from_url(cls, url: str | None, prefix: str, timeout: float, retry_seconds: float,
+                 sentinels: tuple[str, ...] = (), master: str | None = None) -> "SlotGate":
         """Build the gate; no connection is opened until the first command."""
-        return cls(connect(url, timeout) if url else None, prefix, retry_seconds)
+        return cls(connect(url, timeout, sentinels, master) if url else None, prefix, retry_seconds)
 
     @property
     def configured(self) -> bool:
@@ -231,7 +232,8 @@ def init_app(app: Flask) -> None:
     """Attach the app's gate (no connection yet: redis-py connects on first use)."""
     gate = app.extensions["calendar.gate"] = SlotGate.from_url(
         app.config["REDIS_URL"], app.config["REDIS_KEY_PREFIX"],
-        app.config["REDIS_TIMEOUT_SECONDS"], app.config["REDIS_RETRY_SECONDS"])
+        app.config["REDIS_TIMEOUT_SECONDS"], app.config["REDIS_RETRY_SECONDS"],
+        app.config["REDIS_SENTINELS"], app.config["REDIS_SENTINEL_MASTER"])
     uow.on_commit(app, lambda committed: gate.claim(committed.claims))
     if not app.config["REDIS_URL"]:
         log.info("REDIS_URL not set: holds use database-only locking")
