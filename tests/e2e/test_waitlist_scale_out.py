@@ -99,6 +99,10 @@ def test_two_instances_two_workers_offer_no_slot_twice(deployment, make_app):
     assert set(statuses) <= {200, 201, 409}, Counter(statuses)
 
     with app.app_context():
+        # One snapshot for every check below: the workers are still passing offers on, and
+        # reading the events and the bookings at different moments would count one offer twice
+        # or not at all.
+        db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         offered = db.session.scalars(select(OutboxEvent).where(OutboxEvent.type == "SlotOffered")).all()
         pairs = Counter((o.payload["waitlist_entry_id"], o.payload["slot_id"]) for o in offered)
         assert len(offered) > SLOTS  # offers went down the list
