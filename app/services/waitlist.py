@@ -204,7 +204,8 @@ def join_waitlist(request: JoinRequest, call: idempotency.IdempotentCall | None 
             session.add(entry)
             session.flush()
             record_event(session, "WaitlistJoined", entry_event_data(entry, with_contact=True), now)
-            offer_to_entries(session, [entry.id], now)
+            if offer_to_entries(session, [entry.id], now):
+                session.refresh(entry)  # offered in SQL: read its status back
             body = render_entry(session, entry)
             idempotency.remember(session, call, 201, body)
     except IntegrityError as exc:
@@ -256,7 +257,8 @@ def resume_entry(entry_id: UUID) -> dict:
             now = db_now(session)
             entry.status, entry.updated_at = "waiting", now
             session.flush()
-            offer_to_entries(session, [entry.id], now)
+            if offer_to_entries(session, [entry.id], now):
+                session.refresh(entry)  # offered in SQL: read its status back
         body = render_entry(session, entry)
     return body
 
@@ -275,8 +277,10 @@ def waiting_for_scrape() -> dict[UUID, int] | None:
 
 
 def render_entry(session: Session, entry: WaitlistEntry) -> dict:
-    """The entry's JSON form: its fields, its 1-based place among the hub's queue, its offer."""
-    session.refresh(entry)
+    """The entry's JSON form: its fields, its 1-based place among the hub's queue, its offer.
+
+    `entry` must be current: a caller whose SQL changed it refreshes it first.
+    """
     position = None
     if entry.status in ("waiting", "offered"):
         position = session.scalar(select(func.count()).select_from(WaitlistEntry).where(
