@@ -21,13 +21,18 @@ STORES = frozenset({"pg_url", "redis_client"})
 
 
 def pytest_addoption(parser):
-    parser.addoption("--soak", action="store_true",
-                     help="also run the tests marked soak (minutes long; left out by default)")
+    parser.addoption("--soak", nargs="?", type=int, const=120, default=None, metavar="SECONDS",
+                     help="also run the tests marked soak, for SECONDS (120 if not given; "
+                          "left out by default)")
+    parser.addoption("--nemesis", type=float, default=60.0, metavar="SECONDS",
+                     help="how long the nemesis drill draws faults (default 60)")
+    parser.addoption("--nemesis-seed", type=int, default=None, metavar="N",
+                     help="replay the nemesis drill's faults from seed N (default: a new seed, printed)")
 
 
 def pytest_collection_modifyitems(config, items):
     """Leave soak tests out unless --soak: deselected, so a normal run says so without skipping."""
-    if config.getoption("--soak"):
+    if config.getoption("--soak") is not None:
         return
     soak = [item for item in items if item.get_closest_marker("soak")]
     if soak:

@@ -8,6 +8,7 @@ printed as they come (with -s) and again in a "drill figures" summary.
 from __future__ import annotations
 
 import os
+import random
 import re
 import subprocess
 import time
@@ -137,6 +138,22 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if item.get_closest_marker("drill"):
             item.add_marker(pytest.mark.timeout(600))
+
+
+@pytest.fixture
+def nemesis_seconds(request) -> float:
+    return request.config.getoption("--nemesis")
+
+
+@pytest.fixture
+def nemesis_seed(request) -> int:
+    seed = request.config.getoption("--nemesis-seed")
+    return seed if seed is not None else random.SystemRandom().randrange(10**6)
+
+
+@pytest.fixture
+def soak_seconds(request) -> int:
+    return request.config.getoption("--soak") or 120
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ that consumes events also proves the events contract.
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -30,18 +31,19 @@ class Received:
 class EventQueue:
     """A durable queue (survives a broker app restart) bound with '#'."""
 
-    def __init__(self, exchange: str = SUITE.exchange) -> None:
-        self.exchange = exchange
+    def __init__(self, exchange: str = SUITE.exchange, url: str = RABBITMQ_URL,
+                 expires_ms: int = 600_000) -> None:
+        self.exchange, self.url = exchange, url
         self.check_contract = True
         self.name = f"calendar-test-{uuid.uuid4().hex[:8]}"
         self._connect()
         self.channel.exchange_declare(exchange, exchange_type="topic", durable=True)
         # Durable to outlive a broker restart; x-expires drops it if a run crashes.
-        self.channel.queue_declare(self.name, durable=True, arguments={"x-expires": 600_000})
+        self.channel.queue_declare(self.name, durable=True, arguments={"x-expires": expires_ms})
         self.channel.queue_bind(self.name, exchange, routing_key="#")
 
     def _connect(self) -> None:
-        self.connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
+        self.connection = pika.BlockingConnection(pika.URLParameters(self.url))
         self.channel = self.connection.channel()
 
     def reconnect(self) -> None:
@@ -84,3 +86,46 @@ class EventQueue:
             self.connection.close()
         except Exception:
             pass
+
+
+class Tap:
+    """Reads `queue` in a thread of its own for as long as it runs, through broker outages.
+
+    Each message is acknowledged once kept, so one in transit when the broker stops
+    is delivered again (a duplicate, never a loss); after a lost connection the tap
+    reconnects every half second.
+    `received` keeps (properties, body) pairs; the contract is checked by the reader.
+    """
+
+    def __init__(self, queue: EventQueue) -> None:
+        self.queue = queue
+        self.received: list[Received] = []
+        self.reconnects = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True, name="event-tap")
+        self._thread.start()
+
+    def _read(self) -> None:
+        params = pika.URLParameters(self.queue.url)
+        while not self._stop.is_set():
+            try:
+                connection = pika.BlockingConnection(params)
+                channel = connection.channel()
+                while not self._stop.is_set():
+                    method, properties, body = channel.basic_get(self.queue.name, auto_ack=False)
+                    if method is None:
+                        connection.sleep(0.05)
+                        continue
+                    self.received.append(Received(method.routing_key, properties, json.loads(body)))
+                    channel.basic_ack(method.delivery_tag)
+                connection.close()
+            except (pika.exceptions.AMQPError, OSError):
+                self.reconnects += 1
+                self._stop.wait(0.5)
+
+    def ids(self) -> set[str]:
+        return {message.body["id"] for message in list(self.received)}
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)

@@ -64,7 +64,7 @@ class Process:
     def __init__(self, name: str, command: list[str], env: dict[str, str], log_path: Path,
                  base_url: str = "", metrics_dir: Path | None = None) -> None:
         self.name, self.log_path, self.base_url, self.metrics_dir = name, log_path, base_url, metrics_dir
-        with log_path.open("wb") as log:
+        with log_path.open("ab") as log:
             # Its own session: a Ctrl-C reaches only whoever started it, which stops it in order.
             self.process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stdout=log,
                                             stderr=subprocess.STDOUT, start_new_session=True)
@@ -104,12 +104,15 @@ class Process:
 class Stack:
     """One run's names for `purpose`, what it created under them, and the processes it started."""
 
-    def __init__(self, purpose: str, workdir: Path | None = None, run_id: str = RUN_ID) -> None:
+    def __init__(self, purpose: str, workdir: Path | None = None, run_id: str = RUN_ID, *,
+                 pg_admin_url: str = PG_ADMIN_URL, redis_url: str = REDIS_URL,
+                 rabbitmq_url: str = RABBITMQ_URL) -> None:
         self.workdir = workdir
+        self.pg_admin_url, self.redis_url, self.rabbitmq_url = pg_admin_url, redis_url, rabbitmq_url
         self.database = f"calendar_{purpose}_{run_id}"
         self.redis_prefix = f"calendar-{purpose}-{run_id}:"
         self.exchange = f"calendar.events.{purpose}-{run_id}"
-        self.database_url = f"{PG_ADMIN_URL.rpartition('/')[0]}/{self.database}"
+        self.database_url = f"{pg_admin_url.rpartition('/')[0]}/{self.database}"
         self.database_created = False
         self.processes: list[Process] = []
 
@@ -122,7 +125,7 @@ class Stack:
         from app.config import Settings
 
         env = {name: "" for name in Settings.__dataclass_fields__}
-        env.update({"APP_ENV": "development", "DATABASE_URL": self.database_url, "REDIS_URL": REDIS_URL,
+        env.update({"APP_ENV": "development", "DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url,
                     "REDIS_KEY_PREFIX": self.redis_prefix, "EVENTS_EXCHANGE": self.exchange,
                     "RUN_WORKER_IN_PROCESS": "false"})
         env.update(overrides)
@@ -130,7 +133,7 @@ class Stack:
 
     # -- stores ---------------------------------------------------------------------------------
     def _admin(self, statement: str) -> None:
-        conn = psycopg2.connect(PG_ADMIN_URL)
+        conn = psycopg2.connect(self.pg_admin_url)
         conn.autocommit = True
         try:
             with conn.cursor() as cur:
@@ -171,7 +174,7 @@ class Stack:
     def clear_redis(self, client: redis.Redis | None = None) -> None:
         """Delete every key under the stack's prefix (through `client`, or a connection of its own)."""
         own = client is None
-        client = redis.Redis.from_url(REDIS_URL) if own else client
+        client = redis.Redis.from_url(self.redis_url) if own else client
         try:
             keys = list(client.scan_iter(match=self.redis_prefix + "*", count=1000))
             if keys:
@@ -183,7 +186,7 @@ class Stack:
     def delete_exchange(self, name: str | None = None) -> None:
         """Delete the stack's exchange (or `name`); a broker that is down has nothing to clean."""
         try:
-            connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
+            connection = pika.BlockingConnection(pika.URLParameters(self.rabbitmq_url))
         except pika.exceptions.AMQPError:
             return
         try:
@@ -194,14 +197,14 @@ class Stack:
     # -- processes ------------------------------------------------------------------------------
     def start_gunicorn(self, env: dict[str, str] | None = None, log_dir: Path | None = None, *,
                        app: str = "wsgi:app", workers: int = 2, threads: int = 8, ready_path: str = "/health",
-                       access_log: bool = False, name: str = "gunicorn") -> Process:
+                       access_log: bool = False, name: str = "gunicorn", port: int | None = None) -> Process:
         """`gunicorn -c gunicorn.conf.py <app>` on a free port with `env` (default: `self.env()`).
 
         Returns once `ready_path` answers. Its output, its Prometheus multiprocess files and, with
         `access_log`, its access log in a file of its own go to `log_dir` (default: the workdir).
         """
         log_dir = Path(log_dir or self.workdir)
-        port = free_port()
+        port = port or free_port()
         options = ["--access-logfile", str(log_dir / f"{name}-{port}-access.log")] if access_log else []
         metrics_dir = log_dir / f"{name}-{port}-metrics"
         settings = {**(self.env() if env is None else env), "HOST": "127.0.0.1", "PORT": str(port),
