@@ -99,7 +99,7 @@ class Settings:
     EVENTS_EXCHANGE: str = "calendar.events"
     SWEEP_INTERVAL_SECONDS: float = 5.0
     SLOT_HORIZON_DAYS: int = 28
-    OUTBOX_RETENTION_DAYS: int = 7
+    OUTBOX_RETENTION_DAYS: float = 7.0
     IDEMPOTENCY_TTL_HOURS: int = 24
     LISTING_CACHE_SECONDS: float = 1.0
     METRICS_PORT: int = 0
@@ -139,7 +139,7 @@ class Settings:
             EVENTS_EXCHANGE=env.get("EVENTS_EXCHANGE", "calendar.events") or "calendar.events",
             SWEEP_INTERVAL_SECONDS=_float(env, "SWEEP_INTERVAL_SECONDS", 5.0),
             SLOT_HORIZON_DAYS=_int(env, "SLOT_HORIZON_DAYS", 28, minimum=1),
-            OUTBOX_RETENTION_DAYS=_int(env, "OUTBOX_RETENTION_DAYS", 7, minimum=1),
+            OUTBOX_RETENTION_DAYS=_float(env, "OUTBOX_RETENTION_DAYS", 7.0, minimum=0.001),
             IDEMPOTENCY_TTL_HOURS=_int(env, "IDEMPOTENCY_TTL_HOURS", 24, minimum=24),
             LISTING_CACHE_SECONDS=_float(env, "LISTING_CACHE_SECONDS", 1.0, minimum=0.0),
             METRICS_PORT=_int(env, "METRICS_PORT", 0),

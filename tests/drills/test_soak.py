@@ -1,98 +1,188 @@
-"""Soak: two minutes of listing, holds and cancels from six clients, after a warm-up.
+"""Soak: the mixed load for a long while, every resource sampled, every series flat.
 
-No error, the web workers' memory grows by less than 40 MiB, and the
-database connections stay flat. Holds last 20 s so that slots keep coming
-back through expiry (listener and sweeper) as well as through cancels.
-Marked `soak`: left out of the default run, `scripts/test --soak` runs it.
+The service runs as in production (two gunicorns, the worker, a broker with a bound
+queue) on a PostgreSQL, a Redis and a RabbitMQ of its own, so the figures are its own.
+Candidates, bots on hot slots and waiters (tests.support.mixed_load) run for the whole
+time; holds last 20 s so that slots come back through expiry as well as cancels, and
+published events are purged after five minutes so the outbox can reach a steady size.
+
+Sampled every minute (every 10 s in a short run): the RSS and the open file
+descriptors of each process (gunicorn masters and workers, the worker), the
+database's connections, Redis's memory and keys, the outbox's unpublished and kept
+rows. After the warm-up each series gets a least-squares slope, stated per hour as a
+share of its mean. Passing: no error at all, and every series flat, that is a slope
+under 1% an hour, or (for a series whose minute-to-minute noise is larger than that
+bound can resolve) a slope within twice its standard error of zero.
+
+Marked `soak`: left out of the default run. `scripts/test --soak` runs it for two
+minutes (bounds suited to that: the web workers grow by less than 40 MiB, the
+connections stay within the pools); `scripts/test --soak=3600 tests/drills/test_soak.py`
+for an hour, which writes its samples and a chart to `soak-report.md` in its work
+directory and prints where.
 """
 from __future__ import annotations
 
+import json
+import math
 import time
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import psycopg2
 import pytest
+import redis
 
-from tests.conftest import ADMIN_KEY, API_KEY
-from tests.support.amqp import EventQueue
-from tests.support.factories import make_hub, make_slots
-from tests.support.load import Load
-from tests.support.stack import RABBITMQ_URL, SUITE
+from tests.support.deployment import Deployment
+from tests.support.mixed_load import MixedLoad
 
 pytestmark = [pytest.mark.drill, pytest.mark.soak, pytest.mark.e2e]
-WARM_UP_SECONDS = 20
-SOAK_SECONDS = 120
-SAMPLE_EVERY = 10
-RSS_GROWTH_BOUND_MIB = 40
+LONG_RUN = 1800  # seconds: from here on the slope criterion applies
+SLOPE_BOUND = 0.01  # of the mean, per hour
+RSS_GROWTH_BOUND_MIB = 40  # short runs
 POOL_PER_PROCESS = 10  # DB_POOL_SIZE + DB_MAX_OVERFLOW defaults
+SETTINGS = {"SLOT_LOCK_SECONDS": "20", "OUTBOX_RETENTION_DAYS": "0.0035",  # five minutes
+            "WAITLIST_CUTOFF_SECONDS": "0", "WAITLIST_OFFER_MIN_SECONDS": "5",
+            "WAITLIST_OFFER_MAX_SECONDS": "10", "RATE_LIMIT_PER_CANDIDATE": "100/minute"}
 
 
-def web_worker_rss_kib(master_pid: int) -> dict[int, int]:
-    """VmRSS of each gunicorn worker (the master's children), in KiB."""
-    rss = {}
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
-        except OSError:
-            continue  # a process that just ended
-        if int(fields["PPid"]) == master_pid and "VmRSS" in fields:
-            rss[int(fields["Pid"])] = int(fields["VmRSS"].split()[0])
-    return rss
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its children (a gunicorn master and its workers)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [pid, *map(int, children)]
 
 
-def database_connections(pg_url: str) -> int:
-    """Connections to this run's database, this sampler's own excluded."""
-    with psycopg2.connect(pg_url) as conn, conn.cursor() as cur:
-        cur.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND pid <> pg_backend_pid()")
-        return cur.fetchone()[0]
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
 
 
-def test_two_minutes_of_mixed_traffic_leak_nothing(pg_url, make_app, tmp_path, figures):
-    env = SUITE.env(API_KEYS=API_KEY, ADMIN_API_KEYS=ADMIN_KEY, RABBITMQ_URL=RABBITMQ_URL,
-                    SLOT_LOCK_SECONDS="20")
-    app = make_app()
-    with app.app_context():
-        hub = make_hub()
-        slots = make_slots(hub, 300, minutes=2)
-    day = slots[0].starts_at.astimezone(ZoneInfo(hub.timezone)).date()
-    queue = EventQueue()  # events have somewhere to go, as in production
-    server = SUITE.start_gunicorn(env, tmp_path)
-    worker = SUITE.start_worker(env, tmp_path)
-    load = Load(server.base_url, hub.id, day, clients=6, cancel_ratio=0.5)
-    try:
+def open_fds(pid: int) -> int:
+    return len(list(Path(f"/proc/{pid}/fd").iterdir()))
+
+
+class Sampler:
+    """One row per call: every series by name."""
+
+    def __init__(self, deployment: Deployment) -> None:
+        self.deployment = deployment
+        self.redis = redis.Redis.from_url(deployment.services.redis.direct_url)
+        self.rows: list[dict] = []
+
+    def processes(self) -> dict[str, int]:
+        named = {}
+        for number, gunicorn in enumerate(self.deployment.gunicorns):
+            master, *workers = process_tree(gunicorn.process.pid)
+            named[f"gunicorn{number} master"] = master
+            for index, worker in enumerate(sorted(workers)):
+                named[f"gunicorn{number} worker{index}"] = worker
+        named["worker"] = self.deployment.worker.process.pid
+        return named
+
+    def sample(self, started: float) -> dict:
+        row = {"minute": round((time.time() - started) / 60, 2)}
+        for name, pid in self.processes().items():
+            row[f"RSS MiB: {name}"] = round(rss_kib(pid) / 1024, 2)
+            row[f"fds: {name}"] = open_fds(pid)
+        with psycopg2.connect(self.deployment.stack.database_url) as conn, conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND pid <> pg_backend_pid()")
+            row["database connections"] = cur.fetchone()[0]
+            cur.execute("SELECT count(*) FILTER (WHERE published_at IS NULL), count(*) "
+                        "FROM calendar.outbox_events")
+            row["outbox unpublished"], row["outbox kept"] = cur.fetchone()
+        conn.close()
+        info = self.redis.info("memory")
+        row["Redis used memory KiB"] = round(info["used_memory"] / 1024, 1)
+        row["Redis keys"] = self.redis.dbsize()
+        self.rows.append(row)
+        return row
+
+
+def fit(points: list[tuple[float, float]]) -> tuple[float, float]:
+    """Least-squares slope of y over x, and its standard error."""
+    n = len(points)
+    mean_x = sum(x for x, _ in points) / n
+    mean_y = sum(y for _, y in points) / n
+    sxx = sum((x - mean_x) ** 2 for x, _ in points)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / sxx
+    residuals = sum((y - mean_y - slope * (x - mean_x)) ** 2 for x, y in points)
+    stderr = math.sqrt(residuals / (n - 2) / sxx) if n > 2 else float("inf")
+    return slope, stderr
+
+
+def judge(rows: list[dict], warm_up_minutes: float) -> list[dict]:
+    """Each series after the warm-up: mean, slope per hour (absolute and of the mean), verdict."""
+    after = [row for row in rows if row["minute"] >= warm_up_minutes]
+    verdicts = []
+    for name in [key for key in rows[0] if key != "minute"]:
+        points = [(row["minute"] / 60, row[name]) for row in after if name in row]
+        mean = sum(y for _, y in points) / len(points)
+        slope, stderr = fit(points)
+        share = slope / mean if mean else (0.0 if slope == 0 else math.inf)
+        flat = share < SLOPE_BOUND or abs(slope) <= 2 * stderr
+        verdicts.append({"series": name, "mean": round(mean, 2), "slope_per_hour": round(slope, 3),
+                         "stderr": round(stderr, 3), "share_per_hour": round(share, 4),
+                         "flat": flat, "by": "slope" if share < SLOPE_BOUND else ("noise" if flat else "-")})
+    return verdicts
+
+
+def report(rows: list[dict], verdicts: list[dict], seconds: int, warm_up: float, answers: dict) -> str:
+    lines = [f"Soak of {seconds} s (warm-up {warm_up:.0f} min), answers {answers}", "",
+             "| series | mean | slope /h | std err | of mean /h | flat |", "|---|---|---|---|---|---|"]
+    for v in verdicts:
+        lines.append(f"| {v['series']} | {v['mean']} | {v['slope_per_hour']:+} | {v['stderr']} | "
+                     f"{v['share_per_hour']:+.2%} | {'yes' if v['flat'] else 'NO'} ({v['by']}) |")
+    rss = [key for key in rows[0] if key.startswith("RSS MiB")]
+    top = max(max(row.get(key, 0) for key in rss) for row in rows)
+    lines += ["", "```mermaid", "xychart-beta", '    title "RSS per process (MiB) by minute"',
+              f"    x-axis [{', '.join(str(round(row['minute'])) for row in rows)}]",
+              f'    y-axis "MiB" 0 --> {math.ceil(top / 10) * 10}']
+    lines += [f"    line [{', '.join(str(row.get(key, 0)) for row in rows)}]" for key in rss]
+    lines += ["```", "", "Lines, in order: " + ", ".join(key.removeprefix("RSS MiB: ") for key in rss)]
+    return "\n".join(lines) + "\n"
+
+
+def test_mixed_traffic_leaks_nothing(tmp_path, soak_seconds, figures):
+    long_run = soak_seconds >= LONG_RUN
+    every = 60 if long_run else 10
+    warm_up = 600 if long_run else 20
+    with Deployment(tmp_path, "soak", queue_expires_s=soak_seconds + 3600, **SETTINGS) as deployment:
+        hub_id, days, hot_slots, _ = deployment.seed(days=3, per_day=40)
+        load = MixedLoad(deployment.servers, hub_id, days, hot_slots, seed=soak_seconds,
+                         candidates=4, stormers=1, waiters=1, pause=0.02)
+        sampler = Sampler(deployment)
+        started = time.time()
         load.start()
-        time.sleep(WARM_UP_SECONDS)
-        soak_from = time.time()
-        rss_before = web_worker_rss_kib(server.process.pid)
-        connections = [database_connections(pg_url)]
-        while time.time() - soak_from < SOAK_SECONDS:
-            time.sleep(SAMPLE_EVERY)
-            connections.append(database_connections(pg_url))
-        rss_after = web_worker_rss_kib(server.process.pid)
-        soak_to = time.time()
-    finally:
-        load.stop()
-        worker.stop()
-        server.stop()
-        queue.delete()
+        try:
+            while time.time() - started < soak_seconds:
+                time.sleep(every - (time.time() - started) % every)
+                row = sampler.sample(started)
+                if long_run:
+                    print(json.dumps(row), flush=True)
+        finally:
+            load.stop()
+        web_workers = {name: pid for name, pid in sampler.processes().items() if " worker" in name}
 
-    soaked = load.during(soak_from, soak_to)
-    errors = [a for a in load.answers if not a.normal]
-    kinds = {kind: sum(a.kind == kind for a in soaked) for kind in ("list", "hold", "cancel")}
-    seconds = soak_to - soak_from
-    before_mib, after_mib = sum(rss_before.values()) / 1024, sum(rss_after.values()) / 1024
-    growth_mib = after_mib - before_mib
-    third = max(len(connections) // 3, 1)
-    figures(f"{len(soaked)} answers in {seconds:.0f} s ({len(soaked) / seconds:.0f}/s: {kinds}) "
-            f"from 6 clients after a {WARM_UP_SECONDS} s warm-up; {len(errors)} errors; "
-            f"web workers' RSS {before_mib:.1f} -> {after_mib:.1f} MiB ({growth_mib:+.1f} MiB, "
-            f"bound {RSS_GROWTH_BOUND_MIB}); database connections every {SAMPLE_EVERY} s: {connections}")
+    errors = [a for a in load.answers if a.status not in {200, 201, 409}]
+    answers = load.by_status()
+    verdicts = judge(sampler.rows, warm_up / 60)
+    text = report(sampler.rows, verdicts, soak_seconds, warm_up / 60, answers)
+    (tmp_path / "soak-report.md").write_text(text)
+    (tmp_path / "soak-samples.json").write_text(json.dumps(sampler.rows))
+    figures(f"{len(load.answers)} answers in {soak_seconds} s ({len(load.answers) / soak_seconds:.0f}/s), "
+            f"{len(errors)} errors; report: {tmp_path / 'soak-report.md'}")
+    for v in verdicts:
+        figures(f"{v['series']}: mean {v['mean']}, slope {v['slope_per_hour']:+}/h "
+                f"({v['share_per_hour']:+.2%} of the mean), flat: {v['flat']} ({v['by']})")
     assert errors == [], {(a.kind, a.status, a.failure) for a in errors}
-    assert len(soaked) > 1000
-    assert len(rss_before) == 2 and set(rss_after) == set(rss_before), "a web worker was replaced"
-    assert growth_mib < RSS_GROWTH_BOUND_MIB
-    # Flat: bounded by the pools, and no upward trend from the first samples to the last.
-    assert max(connections) <= 3 * POOL_PER_PROCESS
-    assert sum(connections[-third:]) / third <= sum(connections[:third]) / third + 2
+    assert len(load.answers) > 20 * soak_seconds
+    if long_run:
+        assert [v["series"] for v in verdicts if not v["flat"]] == []
+    else:
+        first, last = sampler.rows[warm_up // every - 1], sampler.rows[-1]
+        growth = sum(last[f"RSS MiB: {name}"] - first[f"RSS MiB: {name}"] for name in web_workers)
+        assert growth < RSS_GROWTH_BOUND_MIB, f"web workers grew by {growth:.1f} MiB"
+        connections = [row["database connections"] for row in sampler.rows]
+        assert max(connections) <= 3 * POOL_PER_PROCESS
+        assert max(row["outbox unpublished"] for row in sampler.rows[-3:]) < 50
