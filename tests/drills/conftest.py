@@ -134,9 +134,14 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(line)
 
 
-def pytest_collection_modifyitems(items):
+def pytest_collection_modifyitems(config, items):
+    """Drills get 10 minutes; the nemesis and the soak 15 minutes more than they are asked to run."""
     for item in items:
-        if item.get_closest_marker("drill"):
+        if item.get_closest_marker("soak"):
+            item.add_marker(pytest.mark.timeout((config.getoption("--soak") or 120) + 900))
+        elif "nemesis" in item.nodeid:
+            item.add_marker(pytest.mark.timeout(config.getoption("--nemesis") + 900))
+        elif item.get_closest_marker("drill"):
             item.add_marker(pytest.mark.timeout(600))
 
 
