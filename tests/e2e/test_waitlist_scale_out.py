@@ -26,6 +26,7 @@ from tests.conftest import ADMIN_KEY, API_KEY
 from tests.e2e.conftest import AUTH
 from tests.support.factories import hold, make_hub
 from tests.support.stack import SUITE
+from tests.support.waiting import wait_for
 from tests.support.waitlist import ELIGIBLE_FREE_SLOTS
 
 pytestmark = pytest.mark.e2e
@@ -95,8 +96,17 @@ def test_two_instances_two_workers_offer_no_slot_twice(deployment, make_app):
     finally:
         stop.set()
         decliner.join()
-    time.sleep(2)  # the last offers made are pending or ended; the workers caught up
     assert set(statuses) <= {200, 201, 409}, Counter(statuses)
+
+    def workers_keep_up() -> bool:
+        with app.app_context():
+            late = db.session.scalar(select(func.count()).select_from(Booking).where(
+                Booking.status == "pending",
+                Booking.hold_expires_at < func.statement_timestamp() - timedelta(seconds=1)))
+            db.session.remove()
+        return late == 0
+
+    wait_for(workers_keep_up, timeout=10)  # no offer left running out unended: the workers caught up
 
     with app.app_context():
         # One snapshot for every check below: the workers are still passing offers on, and
