@@ -54,7 +54,8 @@ def timer_rounds(engine) -> Iterator[threading.Semaphore]:
         event.remove(engine, "commit", count)
 
 
-def test_redis_expiry_notification_alone_ends_overdue_holds(broker_app, queue, run_worker, redis_client):
+def test_redis_expiry_notification_alone_ends_overdue_holds_within_two_seconds(broker_app, queue, run_worker,
+                                                                             redis_client):
     # No sweeper, and a timer that looks only when the listener wakes it: nothing but the
     # keyspace notification of a lock key that ran out can end these holds.
     app = broker_app()
@@ -77,7 +78,7 @@ def test_redis_expiry_notification_alone_ends_overdue_holds(broker_app, queue, r
     assert_expired_once_each(received, bookings)
     config = redis_client.config_get("notify-keyspace-events")["notify-keyspace-events"]
     assert "E" in config and ("x" in config or "A" in config)
-    assert arrival - ran_out < 1.0 + 0.8  # 0.7 s of it is collect()'s quiet wait
+    assert arrival - ran_out < 2.0 + 0.8  # 0.7 s of it is collect()'s quiet wait
     with app.app_context():
         statuses = db.session.scalars(select(Slot.status).where(Slot.id.in_([s.id for s in slots])))
         assert set(statuses) == {"available"}
@@ -174,7 +175,7 @@ def test_several_listeners_do_the_work_of_one(broker_app, queue, run_worker, cap
     count = lambda *a: claims.append(1) if "SKIP LOCKED" in a[2] else None  # noqa: E731
     for _ in range(3):
         run_worker(app)
-    wait_for(lambda: caplog.text.count("expiry listener subscribed") == 3, timeout=10)
+    wait_for(lambda: caplog.text.count("expiry listener subscribed") >= 3, timeout=10)
     with on_statements(engine, count):
         with app.app_context():
             bookings = hold_all(slots)
