@@ -146,13 +146,16 @@ def candidate():
 
 @pytest.fixture
 def run_worker():
-    """Start the real worker loops (threads) for an app; stopped at teardown."""
+    """Start the real worker loops (threads) for an app; stopped at teardown.
+
+    `only="timer" | "listener" | "sweeper"`: that expiry path alone (see `app.worker.Worker`).
+    """
     from app.worker import Worker
 
     started: list[Worker] = []
 
-    def _run(app, listen: bool = True) -> Worker:
-        worker = Worker(app, listen=listen).start()
+    def _run(app, listen: bool = True, only: str | None = None) -> Worker:
+        worker = Worker(app, listen=listen, only=only).start()
         started.append(worker)
         return worker
 

@@ -6,7 +6,8 @@ embedded default of scripts/run). The expiry timer reads deadlines from
 PostgreSQL, so it runs in every configuration and holds end on time with or
 without Redis; with Redis, the expiry listener also wakes it as lock keys run
 out. `--no-listener` (listen=False) leaves the sweeper alone to end holds: no
-expiry timer, no Redis listener.
+expiry timer, no Redis listener. Tests take each path alone (`only=`) to prove
+that path ends holds by itself.
 
 Several workers may run against the same stores: the relay, the expiry
 timer and the slot horizon lead one at a time, the sweeper skips locked rows,
@@ -27,30 +28,37 @@ from app.observability.exposition import serve_worker_metrics
 from app.worker.loops import expiry_timer_loop, relay_loop, slot_horizon_loop, sweeper_loop
 
 log = logging.getLogger(__name__)
+EXPIRY_PATHS = ("timer", "listener", "sweeper")
 
 
 class Worker:
     """Owns the loop threads and the events that stop or wake them."""
 
-    def __init__(self, app: Flask, listen: bool = True) -> None:
+    def __init__(self, app: Flask, listen: bool = True, only: str | None = None) -> None:
+        """`only` (one of EXPIRY_PATHS) leaves that path alone to end holds, for tests that
+        prove it: "listener" keeps the expiry timer, but it looks only when a Redis
+        notification wakes it; "timer" and "listener" start no sweeper."""
+        if only is not None and only not in EXPIRY_PATHS:
+            raise ValueError(f"only: one of {EXPIRY_PATHS}, not {only!r}")
         self.app = app
         self.stop_event = threading.Event()
         self.wake_sweeper = threading.Event()
         self.wake_timer = threading.Event()
         self.wake_relay = threading.Event()  # events were recorded: publish them now
-        self.listen = listen
+        self.paths = {only} if only else set(EXPIRY_PATHS) if listen else {"sweeper"}
         self.threads: list[threading.Thread] = []
 
     def start(self) -> "Worker":
-        loops = {"relay": (relay_loop, (self.app, self.stop_event, self.wake_relay)),
-                 "sweeper": (sweeper_loop, (self.app, self.stop_event, self.wake_sweeper,
-                                            self.wake_relay))}
+        loops = {"relay": (relay_loop, (self.app, self.stop_event, self.wake_relay))}
+        if "sweeper" in self.paths:
+            loops["sweeper"] = (sweeper_loop, (self.app, self.stop_event, self.wake_sweeper,
+                                               self.wake_relay))
         with self.app.app_context():
             gate = slot_gate()
-        if self.listen:
+        if self.paths & {"timer", "listener"}:
             loops["expiry-timer"] = (expiry_timer_loop, (self.app, self.stop_event, self.wake_timer,
-                                                         self.wake_relay))
-        if self.listen and gate.configured:
+                                                         self.wake_relay, "timer" in self.paths))
+        if "listener" in self.paths and gate.configured:
             listener = ExpiryListener(gate, self.wake_timer.set, self.stop_event)
             loops["expiry-listener"] = (listener.run, ())
         loops["slot-horizon"] = (slot_horizon_loop, (self.app, self.stop_event, self.wake_relay))

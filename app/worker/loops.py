@@ -90,11 +90,18 @@ def relay_loop(app: Flask, stop: threading.Event, wake: threading.Event | None =
 
 
 def expiry_timer_loop(app: Flask, stop: threading.Event, wake: threading.Event,
-                     events_waiting: threading.Event) -> None:
-    """End holds on time until `stop`: sleep until the next deadline (or `wake`), expire what is due."""
+                     events_waiting: threading.Event, on_its_own: bool = True) -> None:
+    """End holds on time until `stop`: sleep until the next deadline (or `wake`), expire what is due.
+
+    `on_its_own` False: it looks only when woken (the expiry listener's hand alone, for tests).
+    """
     backoff = 0.5
     with app.app_context():
         while not stop.is_set():
+            if not on_its_own:
+                wake.wait()  # `stop` sets it too
+                if stop.is_set():
+                    break
             wake.clear()
             wait = TIMER_MAX_WAIT
             try:
@@ -116,7 +123,7 @@ def expiry_timer_loop(app: Flask, stop: threading.Event, wake: threading.Event,
             finally:
                 db.session.remove()
             stop.wait(TIMER_MIN_WAIT)  # not `wake`: under a burst Redis wakes us every millisecond
-            if wait > TIMER_MIN_WAIT:
+            if on_its_own and wait > TIMER_MIN_WAIT:
                 wake.wait(wait - TIMER_MIN_WAIT)
 
 

@@ -1,7 +1,6 @@
 """Bookings through the HTTP API: hold, read, confirm, cancel, and every refusal's shape."""
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -10,6 +9,7 @@ import pytest
 
 from tests.support.factories import make_hub, make_slots, make_started_slot
 from tests.support.http import assert_error, hold_body
+from tests.support.overdue import make_overdue
 from tests.support.sql import recorded_statements
 
 BOOKING_FIELDS = {"id", "slot_id", "hub_id", "candidate_id", "contact_email", "status",
@@ -150,13 +150,12 @@ def test_confirm_after_cancel_is_invalid_state(client, booking):
 
 
 @pytest.mark.parametrize("action", ["confirm", "cancel"])
-def test_action_after_hold_ran_out_is_hold_expired(make_app, action):
-    app = make_app(SLOT_LOCK_SECONDS="1")
-    client = app.test_client()
+def test_action_after_hold_ran_out_is_hold_expired(app, client, action):
     with app.app_context():
         slot = make_slots(make_hub(), 1)[0]
     booking = client.post("/api/v1/bookings", json=hold_body(slot.id)).get_json()
-    time.sleep(1.2)
+    with app.app_context():
+        make_overdue(booking["id"])
     assert_error(client.post(f"/api/v1/bookings/{booking['id']}/{action}"), 409, "hold_expired")
     shown = client.get(f"/api/v1/bookings/{booking['id']}").get_json()
     assert shown["status"] == "expired" and shown["locked_until"] is None

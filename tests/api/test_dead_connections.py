@@ -1,8 +1,6 @@
 """Connections PostgreSQL closed (as in a restart) never reach a request, nor spoil its answer."""
 from __future__ import annotations
 
-import time
-
 import psycopg2
 from sqlalchemy import create_engine, text
 
@@ -11,10 +9,12 @@ from app.extensions import db
 
 
 def terminate(pg_url: str, pid: int) -> None:
-    """What a server shutdown does to one backend: a FATAL notice, then the socket closes."""
+    """What a server shutdown does to one backend: a FATAL notice, then the socket closes.
+
+    Returns once the backend has exited (pg_terminate_backend's timeout waits for it)."""
     with psycopg2.connect(pg_url) as admin, admin.cursor() as cur:
-        cur.execute("SELECT pg_terminate_backend(%s)", (pid,))
-    time.sleep(0.2)
+        cur.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
+        assert cur.fetchone()[0], "the backend did not exit within 5 s"
 
 
 def test_a_pooled_connection_the_server_closed_is_replaced_at_checkout(pg_url):

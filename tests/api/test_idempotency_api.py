@@ -1,7 +1,6 @@
 """Idempotency-Key on the booking POSTs: replays, mismatches, and refusals not remembered."""
 from __future__ import annotations
 
-import time
 import uuid
 
 import pytest
@@ -11,7 +10,9 @@ from app.extensions import db
 from app.models import Booking, IdempotencyRecord
 from tests.support.factories import make_hub, make_slots
 from tests.support.http import assert_error, hold_body
+from tests.support.sql import on_statements
 from tests.support.stack import REDIS_URL
+from tests.support.waiting import wait_for
 
 
 def count(app, model) -> int:
@@ -112,6 +113,7 @@ def test_retry_while_the_first_attempt_is_in_flight_gets_its_answer(make_app, pg
     app = make_app(REDIS_URL=REDIS_URL if redis_url else "")
     with app.app_context():
         slot = make_slots(make_hub(), 1)[0]
+        engine = db.engine
     body = hold_body(slot.id)
     candidate = uuid.UUID(body["candidate_id"])
     blocker = psycopg2.connect(pg_url)  # holds the candidate's lock: attempt 1 stalls inside
@@ -120,17 +122,33 @@ def test_retry_while_the_first_attempt_is_in_flight_gets_its_answer(make_app, pg
         cur.execute("SELECT pg_advisory_lock(%s, %s)", candidate_lock(candidate))
     answers = {}
 
-    def attempt(name):
-        answers[name] = app.test_client().post("/api/v1/bookings", json=body,
-                                               headers={"Idempotency-Key": "retry-me"})
+    def attempt():
+        answers[threading.current_thread().name] = app.test_client().post(
+            "/api/v1/bookings", json=body, headers={"Idempotency-Key": "retry-me"})
 
-    first = threading.Thread(target=attempt, args=("first",))
-    first.start()
-    time.sleep(0.3)
-    retry = threading.Thread(target=attempt, args=("retry",))
-    retry.start()
-    time.sleep(0.3)
-    blocker.close()  # attempt 1 proceeds and commits
+    def waiting_on_the_lock() -> int:
+        with blocker.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                        " AND wait_event_type = 'Lock' AND wait_event = 'advisory'")
+            return cur.fetchone()[0]
+
+    looked_for_its_twin = threading.Event()
+
+    def watch(_conn, _cursor, statement, *_args):
+        if threading.current_thread().name == "retry" and "idempotency_keys" in statement:
+            looked_for_its_twin.set()
+
+    first = threading.Thread(target=attempt, name="first")
+    retry = threading.Thread(target=attempt, name="retry")
+    with on_statements(engine, watch):
+        first.start()
+        wait_for(lambda: waiting_on_the_lock() == 1, timeout=10)  # attempt 1 is inside, stalled
+        retry.start()
+        if redis_url:  # the gate refused the retry: it looks for its twin's answer until it appears
+            assert looked_for_its_twin.wait(10)
+        else:  # the retry queues behind attempt 1 on the candidate's lock
+            wait_for(lambda: waiting_on_the_lock() == 2, timeout=10)
+        blocker.close()  # attempt 1 proceeds and commits
     first.join(10)
     retry.join(10)
     assert answers["first"].status_code == 201

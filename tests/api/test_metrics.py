@@ -11,6 +11,7 @@ from app.services.expiry import expire_due_holds
 from tests.support.factories import hold, make_hub, make_slots
 from tests.support.http import hold_body
 from tests.support.metrics import sample, scrape
+from tests.support.overdue import make_overdue
 
 
 class Deltas:
@@ -82,16 +83,14 @@ def test_a_deployment_without_redis_says_so(make_app):
     assert sample(text, "calendar_redis_gate_configured") == 0
 
 
-def test_expiries_are_counted_by_the_path_that_ended_them(make_app):
-    app = make_app(SLOT_LOCK_SECONDS="1")
-    client = app.test_client()
+def test_expiries_are_counted_by_the_path_that_ended_them(app, client):
     paths = ("notification", "sweeper", "lazy")
     deltas = Deltas(client, *[("calendar_holds_expired_total", {"path": p}) for p in paths],
                     ("calendar_conflicts_total", {"reason": "hold_expired"}))
     with app.app_context():
         slots = make_slots(make_hub(), 4)
         bookings = [hold(slot) for slot in slots]
-        time.sleep(1.2)
+        make_overdue(*[b.id for b in bookings])
         assert expire_due_holds(slot_id=slots[0].id) == 1   # what the expiry listener calls
         get_booking(bookings[1].id)                          # a read finds it overdue
     response = client.post(f"/api/v1/bookings/{bookings[2].id}/confirm")

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from tests.support.stack import ROOT, SUITE, free_port
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 RUN = ROOT / "scripts" / "run"
@@ -51,7 +52,8 @@ def test_run_prints_one_banner_and_each_startup_warning_once(pg_url, tmp_path):
     finally:
         process.send_signal(signal.SIGTERM)  # scripts/run became gunicorn: it stops its workers
         process.wait(timeout=30)
-    time.sleep(0.5)  # the console writes the last lines after gunicorn is gone
+    # The console writes gunicorn's lines after gunicorn is gone, its last one last.
+    wait_for(lambda: "Shutting down: Master" in stderr_path.read_text(errors="replace"), timeout=5)
     log = stderr_path.read_text(errors="replace")
     # flask db upgrade, flask seed-demo and both gunicorn workers each logged it as they started.
     assert log.count("no API_KEYS/ADMIN_API_KEYS set") == 1, log

@@ -26,6 +26,7 @@ from tests.conftest import ADMIN_KEY, API_KEY
 from tests.e2e.conftest import AUTH
 from tests.support.factories import hold, make_hub
 from tests.support.stack import SUITE
+from tests.support.waiting import wait_for
 from tests.support.waitlist import ELIGIBLE_FREE_SLOTS
 
 pytestmark = pytest.mark.e2e
@@ -95,13 +96,22 @@ def test_two_instances_two_workers_offer_no_slot_twice(deployment, make_app):
     finally:
         stop.set()
         decliner.join()
-    time.sleep(2)  # the last offers made are pending or ended; the workers caught up
     assert set(statuses) <= {200, 201, 409}, Counter(statuses)
 
+    def offers_pending() -> int:
+        with app.app_context():
+            pending = db.session.scalar(select(func.count()).select_from(Booking).where(
+                Booking.status == "pending", Booking.waitlist_entry_id.is_not(None)))
+            db.session.remove()
+        return pending
+
+    # At rest no offer is pending: an offer ends and the next one is made in the same
+    # transaction, so none pending means none is coming (1-2 s after the declines stop).
+    wait_for(lambda: offers_pending() == 0, timeout=30)
+
     with app.app_context():
-        # One snapshot for every check below: the workers are still passing offers on, and
-        # reading the events and the bookings at different moments would count one offer twice
-        # or not at all.
+        # One snapshot for every check below: reading the events and the bookings at different
+        # moments would count one offer twice or not at all, were the workers still at work.
         db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         offered = db.session.scalars(select(OutboxEvent).where(OutboxEvent.type == "SlotOffered")).all()
         pairs = Counter((o.payload["waitlist_entry_id"], o.payload["slot_id"]) for o in offered)

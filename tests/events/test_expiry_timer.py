@@ -14,7 +14,9 @@ from app.services.expiry import TimerRound, expire_due_holds, expire_on_time
 from app.worker import loops
 from tests.events.test_expiry import assert_expired_once_each, hold_all
 from tests.support.factories import hold, make_hub, make_slots
+from tests.support.overdue import make_overdue
 from tests.support.sql import on_statements
+from tests.support.waiting import wait_for
 
 
 def outbox_types() -> Counter:
@@ -29,14 +31,13 @@ def timer_expiries() -> float:
     return REGISTRY.get_sample_value("calendar_holds_expired_total", {"path": "timer"}) or 0.0
 
 
-def test_batched_expiry_ends_only_due_pending_holds_once_each(make_app):
-    app = make_app(SLOT_LOCK_SECONDS="1")
+def test_batched_expiry_ends_only_due_pending_holds_once_each(app):
     with app.app_context():
         slots = make_slots(make_hub(), 8)
         bookings = hold_all(slots)
         confirm_booking(bookings[0].id)
         cancel_booking(bookings[1].id)
-        time.sleep(1.1)
+        make_overdue(*[b.id for b in bookings])
         rehold = hold(slots[2])  # lazy expiry: the next hold ended bookings[2] itself
         assert expire_due_holds() == 5
         assert expire_due_holds() == 0  # a second pass (a duplicate worker) changes nothing
@@ -50,13 +51,11 @@ def test_batched_expiry_ends_only_due_pending_holds_once_each(make_app):
     assert types["BookingExpired"] == 6 and types["SlotUnlocked"] == 6 + 1  # + the cancel's
 
 
-def test_one_expiry_timer_leads_at_a_time(make_app, pg_url):
+def test_one_expiry_timer_leads_at_a_time(app, pg_url):
     import psycopg2
 
-    app = make_app(SLOT_LOCK_SECONDS="1")
     with app.app_context():
-        hold_all(make_slots(make_hub(), 3))
-        time.sleep(1.1)
+        make_overdue(*[b.id for b in hold_all(make_slots(make_hub(), 3))])
         other = psycopg2.connect(pg_url)
         try:
             with other.cursor() as cur:  # another worker's timer, mid-round
@@ -70,14 +69,16 @@ def test_one_expiry_timer_leads_at_a_time(make_app, pg_url):
         assert (round_.expired, round_.led, round_.next_due_in) == (3, True, None)
         assert timer_expiries() - before == 3  # counted under the path that ended them
         hold(make_slots(make_hub(), 1)[0])
-        assert 0.5 < expire_on_time().next_due_in <= 1.0
+        lock_seconds = app.config["SLOT_LOCK_SECONDS"]
+        assert lock_seconds - 0.5 < expire_on_time().next_due_in <= lock_seconds
 
 
 def test_timer_ends_a_burst_in_batches_and_the_relay_publishes_at_once(broker_app, queue, run_worker,
                                                                       monkeypatch):
-    # A relay that would otherwise look only every 30 s: the timer must wake it.
+    # A relay that would otherwise look only every 30 s: the timer must wake it. No sweeper,
+    # no Redis listener: the timer alone ends the holds.
     monkeypatch.setattr(loops, "RELAY_IDLE_SECONDS", 30.0)
-    app = broker_app(SLOT_LOCK_SECONDS="2", SWEEP_INTERVAL_SECONDS="3600")
+    app = broker_app(SLOT_LOCK_SECONDS="2")
     with app.app_context():
         slots = make_slots(make_hub(), 150)
         engine = db.engine
@@ -87,8 +88,7 @@ def test_timer_ends_a_burst_in_batches_and_the_relay_publishes_at_once(broker_ap
         if statement.startswith("UPDATE calendar.bookings") and "expired" in str(_args):
             booking_updates.append(threading.current_thread().name)
 
-    run_worker(app)
-    time.sleep(0.3)
+    run_worker(app, only="timer")
     with on_statements(engine, count):
         with app.app_context():
             bookings = hold_all(slots)
@@ -116,13 +116,24 @@ def test_three_workers_end_a_burst_once(broker_app, queue, run_worker):
 
 
 def test_no_listener_means_the_sweeper_alone(broker_app, run_worker, redis_client):
-    app = broker_app(SLOT_LOCK_SECONDS="1", SWEEP_INTERVAL_SECONDS="3600")
+    app = broker_app(SWEEP_INTERVAL_SECONDS="3600")
     worker = run_worker(app, listen=False)
     assert [t.name for t in worker.threads] == ["calendar-relay", "calendar-sweeper",
                                                 "calendar-slot-horizon"]
+
+    def status() -> str:
+        with app.app_context():
+            found = db.session.execute(text("SELECT status FROM calendar.bookings WHERE id = :id"),
+                                       {"id": booking.id}).scalar_one()
+            db.session.remove()
+        return found
+
     with app.app_context():
         booking = hold(make_slots(make_hub(), 1)[0])
-        time.sleep(1.6)  # well past the deadline: nothing but lazy expiry or a sweep may end it
-        status = db.session.execute(text("SELECT status FROM calendar.bookings WHERE id = :id"),
-                                    {"id": booking.id}).scalar_one()
-    assert status == "pending"
+        make_overdue(booking.id)  # its gate key runs out too: Redis notifies, nobody listens
+    # A timer (or a listener waking one) ends an overdue hold within one look, TIMER_MAX_WAIT;
+    # after three, only the sweeper, an hour away, may end it: it is still pending.
+    time.sleep(3 * loops.TIMER_MAX_WAIT)
+    assert status() == "pending"
+    worker.wake_sweeper.set()
+    wait_for(lambda: status() == "expired", timeout=5)

@@ -1,7 +1,7 @@
 """The worker's slot horizon: a new scheduled hub's slots appear within seconds, waiters first."""
 from __future__ import annotations
 
-import time
+import threading
 import uuid
 from collections import Counter
 from datetime import datetime, timedelta, timezone
@@ -12,24 +12,31 @@ from app.extensions import db
 from app.models import ScheduleDay, Slot
 from app.services.waitlist import JoinRequest, join_waitlist
 from tests.support.factories import make_hub
+from tests.support.sql import on_statements
+from tests.support.waiting import wait_for
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SCHEDULE = {"slot_minutes": 60, "examiners": 1, "weekly": {d: [["08:00", "12:00"]] for d in WEEKDAYS}}
 
 
-def wait_for(condition, timeout: float) -> float:
-    """Seconds until `condition()` held; fails after `timeout`."""
-    started = time.monotonic()
-    while not condition():
-        assert time.monotonic() - started < timeout, "not within %.0f s" % timeout
-        time.sleep(0.05)
-    return time.monotonic() - started
-
-
 def test_the_worker_publishes_a_new_hubs_slots_within_its_interval(make_app, run_worker):
     app = make_app(SWEEP_INTERVAL_SECONDS="0.2", SLOT_HORIZON_DAYS="3")
-    run_worker(app, listen=False)
-    time.sleep(0.3)  # its first round (the full one) has passed: the new hub is found by the quick look
+    with app.app_context():
+        engine = db.engine
+    looks: list[str] = []
+    second_look = threading.Event()
+
+    def watch(_conn, _cursor, statement, *_args):
+        if threading.current_thread().name == "calendar-slot-horizon" and "generate_series" in statement:
+            looks.append(statement)
+            if len(looks) == 2:
+                second_look.set()
+
+    with on_statements(engine, watch):
+        run_worker(app, listen=False)
+        # Its first round (the full one) is over once the second looks: the new hub made
+        # after it can be found only by the quick look for new hubs.
+        assert second_look.wait(5)
     with app.app_context():
         hub = make_hub(schedule=SCHEDULE)
 

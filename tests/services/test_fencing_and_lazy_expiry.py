@@ -1,7 +1,6 @@
 """A hold that ran out: free again before any cleanup, and its holder fenced off."""
 from __future__ import annotations
 
-import time
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,11 +12,12 @@ from app.models import Booking, OutboxEvent, Slot
 from app.services.bookings import cancel_booking, confirm_booking
 from app.services.hubs import list_free_slots
 from tests.support.factories import hold, make_hub, make_slots
+from tests.support.overdue import make_overdue
 
 
 @pytest.fixture
 def short_holds(make_app):
-    app = make_app(SLOT_LOCK_SECONDS="1")  # no worker runs: only lazy expiry can free slots
+    app = make_app()  # no worker runs: only lazy expiry can free slots
     with app.app_context():
         yield make_slots(make_hub(), 1)[0]
 
@@ -31,7 +31,7 @@ def test_overdue_hold_is_listed_and_holdable_again_before_any_cleanup(short_hold
     slot = short_holds
     first = hold(slot)
     assert not listed(slot)
-    time.sleep(1.1)
+    make_overdue(first.id)
     assert listed(slot)
     assert db.session.get(Slot, slot.id, populate_existing=True).status == "locked"  # nobody swept
     second = hold(slot)
@@ -45,7 +45,7 @@ def test_overdue_hold_is_listed_and_holdable_again_before_any_cleanup(short_hold
 def test_stale_holder_cannot_confirm_or_cancel_after_the_slot_was_re_held(short_holds):
     slot = short_holds
     stale = hold(slot)
-    time.sleep(1.1)
+    make_overdue(stale.id)
     fresh = hold(slot)
     assert fresh.fence == stale.fence + 1
     with pytest.raises(HoldExpired):
@@ -58,7 +58,7 @@ def test_stale_holder_cannot_confirm_or_cancel_after_the_slot_was_re_held(short_
 
 def test_overdue_hold_cannot_be_confirmed_even_if_nobody_took_the_slot(short_holds):
     booking = hold(short_holds)
-    time.sleep(1.1)
+    make_overdue(booking.id)
     with pytest.raises(HoldExpired):
         confirm_booking(booking.id)
     assert db.session.get(Booking, booking.id, populate_existing=True).status == "expired"

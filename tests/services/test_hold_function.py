@@ -6,7 +6,6 @@ so the two can never drift apart.
 """
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import datetime, timezone
 
@@ -20,6 +19,7 @@ from app.schemas.booking import render_booking
 from app.services import idempotency
 from app.services.holds import HoldRequest, hold_slot
 from tests.support.factories import make_hub, make_slots
+from tests.support.overdue import make_overdue
 
 
 def payloads(booking_id) -> dict[str, dict]:
@@ -45,17 +45,10 @@ def test_hold_events_equal_booking_event_data(ctx):
     assert written["SlotLocked"] == booking_event_data(booking, with_contact=False)
 
 
-@pytest.fixture
-def short_holds(make_app):
-    app = make_app(SLOT_LOCK_SECONDS="1")
-    with app.app_context():
-        yield app
-
-
-def test_a_replaced_overdue_hold_ends_with_events_equal_to_booking_event_data(short_holds):
+def test_a_replaced_overdue_hold_ends_with_events_equal_to_booking_event_data(ctx):
     slot = make_slots(make_hub(), 1)[0]
     first = hold_slot(HoldRequest(slot.id, uuid.uuid4(), "first@example.com"))
-    time.sleep(1.2)  # overdue (its gate key too); nothing else ran, so only the next hold ends it
+    make_overdue(first["id"])  # its gate key too; nothing else runs, so only the next hold ends it
     hold_slot(HoldRequest(slot.id, uuid.uuid4(), "second@example.com"))
     stale = db.session.get(Booking, uuid.UUID(first["id"]), populate_existing=True)
     assert stale.status == "expired"

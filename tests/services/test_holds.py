@@ -1,7 +1,6 @@
 """hold_slot against real PostgreSQL and Redis: the gate, the arbiter, the limit."""
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -14,6 +13,7 @@ from app.extensions import db
 from app.gate import slot_gate
 from app.models import Booking, OutboxEvent, Slot
 from tests.support.factories import hold, make_hub, make_slots, make_started_slot
+from tests.support.overdue import make_overdue, make_started
 from tests.support.sql import recorded_statements
 
 
@@ -76,17 +76,15 @@ def test_unique_index_forbids_two_active_bookings_for_one_slot(ctx, slots):
     db.session.rollback()
 
 
-def test_candidate_hold_limit_counts_only_unexpired_holds(make_app):
-    app = make_app(SLOT_LOCK_SECONDS="1")
-    with app.app_context():
-        slots = make_slots(make_hub(), 3)
-        candidate = uuid.uuid4()
-        hold(slots[0], candidate)
-        with pytest.raises(CandidateHoldLimit):
-            hold(slots[1], candidate)
-        assert slot_gate().client.get(slot_gate().key(slots[1].id)) is None
-        time.sleep(1.1)
-        assert hold(slots[2], candidate).status == "pending"
+def test_candidate_hold_limit_counts_only_unexpired_holds(ctx):
+    slots = make_slots(make_hub(), 3)
+    candidate = uuid.uuid4()
+    first = hold(slots[0], candidate)
+    with pytest.raises(CandidateHoldLimit):
+        hold(slots[1], candidate)
+    assert slot_gate().client.get(slot_gate().key(slots[1].id)) is None
+    make_overdue(first.id)
+    assert hold(slots[2], candidate).status == "pending"
 
 
 def test_hold_limit_is_configurable(make_app):
@@ -123,22 +121,19 @@ def test_a_hold_cannot_be_confirmed_once_the_test_has_started(ctx):
     from app.errors import InvalidState
     from app.services.bookings import confirm_booking
 
-    start = datetime.now(timezone.utc) + timedelta(seconds=1)
-    slot = make_slots(make_hub(), 1, start=start)[0]
+    slot = make_slots(make_hub(), 1)[0]
     booking = hold(slot)
-    time.sleep(1.2)
+    make_started(slot.id)
     with pytest.raises(InvalidState):
         confirm_booking(booking.id)
 
 
-def test_reading_an_overdue_hold_expires_it_with_its_events(make_app):
+def test_reading_an_overdue_hold_expires_it_with_its_events(ctx):
     from app.services.bookings import get_booking
 
-    app = make_app(SLOT_LOCK_SECONDS="1")
-    with app.app_context():
-        booking = hold(make_slots(make_hub(), 1)[0])
-        assert get_booking(booking.id).status == "pending"
-        time.sleep(1.1)
-        assert get_booking(booking.id).status == "expired"
-        types = db.session.scalars(select(OutboxEvent.type).order_by(OutboxEvent.row_id)).all()
-        assert types == ["BookingCreated", "SlotLocked", "BookingExpired", "SlotUnlocked"]
+    booking = hold(make_slots(make_hub(), 1)[0])
+    assert get_booking(booking.id).status == "pending"
+    make_overdue(booking.id)
+    assert get_booking(booking.id).status == "expired"
+    types = db.session.scalars(select(OutboxEvent.type).order_by(OutboxEvent.row_id)).all()
+    assert types == ["BookingCreated", "SlotLocked", "BookingExpired", "SlotUnlocked"]

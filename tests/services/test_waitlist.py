@@ -1,7 +1,6 @@
 """The waitlist's rule against real PostgreSQL and Redis: order, skips, strikes, swaps, publication."""
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
@@ -24,6 +23,7 @@ from app.services.expiry import expire_due_holds
 from app.services.hubs import add_slots, list_free_slots
 from app.services.waitlist import JoinRequest, get_entry, join_waitlist, resume_entry
 from tests.support.factories import hold, make_hub
+from tests.support.overdue import make_overdue
 
 DAYS_AHEAD = 3  # beyond the 24 h cut-off
 
@@ -121,29 +121,27 @@ def test_declines_move_the_slot_down_without_a_strike_and_it_is_never_offered_ba
     assert "OfferDeclined" in event_types()
 
 
-def test_offers_that_run_out_cost_strikes_and_pause_at_the_limit(make_app):
-    app = make_app(WAITLIST_OFFER_MIN_SECONDS="1", WAITLIST_OFFER_MAX_SECONDS="1")
-    with app.app_context():
-        hub = make_hub()
-        slots = future_slots(hub, 3)
-        holds = [hold(s) for s in slots]
-        entry = join(hub)
-        for number, booking in enumerate(holds, start=1):
-            cancel_booking(booking.id)
-            assert offer_of(entry) is not None
-            time.sleep(1.1)
-            expire_due_holds()
-            state = get_entry(uuid.UUID(entry["id"]))
-            assert state["strikes"] == number
-            if number == 2:
-                break
-        assert state["status"] == "paused" and state["position"] is None
-        assert "WaitlistPaused" in event_types() and "OfferExpired" in event_types()
-        resumed = resume_entry(uuid.UUID(entry["id"]))
-        # Back in its place: the two free slots it let run out are never offered to it again...
-        assert (resumed["status"], resumed["strikes"], resumed["position"]) == ("waiting", 2, 1)
-        cancel_booking(holds[2].id)  # ...but the next freed one is
-        assert offer_of(entry).slot_id == slots[2].id
+def test_offers_that_run_out_cost_strikes_and_pause_at_the_limit(hub):
+    slots = future_slots(hub, 3)
+    holds = [hold(s) for s in slots]
+    entry = join(hub)
+    for number, booking in enumerate(holds, start=1):
+        cancel_booking(booking.id)
+        offer = offer_of(entry)
+        assert offer is not None
+        make_overdue(offer.id)
+        expire_due_holds()
+        state = get_entry(uuid.UUID(entry["id"]))
+        assert state["strikes"] == number
+        if number == 2:
+            break
+    assert state["status"] == "paused" and state["position"] is None
+    assert "WaitlistPaused" in event_types() and "OfferExpired" in event_types()
+    resumed = resume_entry(uuid.UUID(entry["id"]))
+    # Back in its place: the two free slots it let run out are never offered to it again...
+    assert (resumed["status"], resumed["strikes"], resumed["position"]) == ("waiting", 2, 1)
+    cancel_booking(holds[2].id)  # ...but the next freed one is
+    assert offer_of(entry).slot_id == slots[2].id
 
 
 def test_a_candidate_holding_something_else_is_skipped_and_keeps_their_place(hub):
@@ -260,17 +258,14 @@ def test_generate_slots_offers_each_new_slot_in_join_order_and_lists_only_the_re
         assert [s.starts_at for s in day.slots] == starts[2:]
 
 
-def test_a_run_out_hold_at_a_hub_with_waiters_goes_to_the_list_not_to_the_fastest_click(make_app):
-    app = make_app(SLOT_LOCK_SECONDS="1")
-    with app.app_context():
-        hub = make_hub()
-        [slot] = future_slots(hub, 1)
-        booking = hold(slot)
-        entry = join(hub)
-        time.sleep(1.2)  # the hold ran out; no worker has ended it yet
-        with pytest.raises(SlotUnavailable):
-            hold(slot)  # lazily it would be free: but someone waits here
-        assert list_free_slots(hub.id, slot.starts_at.date()).slots == []
-        expire_due_holds()  # the expiry timer's work
-        assert offer_of(entry).slot_id == slot.id
-        assert db.session.get(Booking, booking.id, populate_existing=True).status == "expired"
+def test_a_run_out_hold_at_a_hub_with_waiters_goes_to_the_list_not_to_the_fastest_click(hub):
+    [slot] = future_slots(hub, 1)
+    booking = hold(slot)
+    entry = join(hub)
+    make_overdue(booking.id)  # the hold ran out (its gate key too); no worker has ended it yet
+    with pytest.raises(SlotUnavailable):
+        hold(slot)  # lazily it would be free: but someone waits here
+    assert list_free_slots(hub.id, slot.starts_at.date()).slots == []
+    expire_due_holds()  # the expiry timer's work
+    assert offer_of(entry).slot_id == slot.id
+    assert db.session.get(Booking, booking.id, populate_existing=True).status == "expired"
