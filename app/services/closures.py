@@ -38,7 +38,15 @@ from app.db import uow
 from app.db.clock import db_now
 from app.errors import InvalidRequest, InvalidState, NotFound
 from app.events import booking_event_data, record_event
-from app.models import ACTIVE_STATUSES, Booking, Hub, HubClosure, Slot, WaitlistEntry
+from app.models import (
+    ACTIVE_STATUSES,
+    ACTIVE_WAITLIST_STATUSES,
+    Booking,
+    Hub,
+    HubClosure,
+    Slot,
+    WaitlistEntry,
+)
 from app.schemas.closure import render_closure
 from app.services import idempotency, waitlist
 from app.services.expiry import expire_holds
@@ -46,7 +54,8 @@ from app.services.expiry import expire_holds
 MAX_WINDOW = timedelta(days=31)
 REBOOK_DAYS = 28
 DEADLOCK_DETECTED = "40P01"
-_ACTIVE_ENTRY = text("status IN ('waiting', 'offered', 'paused')")  # the partial unique index's predicate
+# The predicate of the one-active-entry index, spelt as the model spells it, for ON CONFLICT to find it.
+_ACTIVE_ENTRY = text(f"status IN {ACTIVE_WAITLIST_STATUSES!r}")
 
 
 @dataclass(frozen=True)
