@@ -3,6 +3,7 @@
     flask --app wsgi seed-hubs FILE          JSON or CSV, upsert by code
     flask --app wsgi generate-slots --hub KGN --from 2026-12-01 --days 14
     flask --app wsgi seed-demo               the README's demo hub, topped up
+    flask --app wsgi close-hub KGN --from 2026-12-01 --to 2026-12-02 --reason "Snow"
     flask --app wsgi worker                  expiry listener, sweeper, outbox relay
 """
 from __future__ import annotations
@@ -10,18 +11,21 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterator
+from zoneinfo import ZoneInfo
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from marshmallow import ValidationError, fields
 
-from app.errors import NotFound
+from app.errors import DomainError, NotFound
 from app.ops import demo
+from app.schemas.closure import ClosureCreateSchema
 from app.schemas.hub import WEEKDAYS, HubCreateSchema
-from app.services import hubs, schedule
+from app.services import closures, hubs, schedule
 
 
 class HubSeedSchema(HubCreateSchema):
@@ -156,6 +160,59 @@ def seed_demo_command() -> None:
     click.echo(json.dumps(result))
 
 
+def _when(value: str, hub, end_of_day: bool):
+    """A --from/--to value as an aware instant: a date is the hub's local midnight (--to: the next
+    one, so the day is closed whole), a time without an offset is the hub's local time."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[+HH:MM]") from None
+    if end_of_day and len(value) == 10:
+        moment += timedelta(days=1)
+    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(hub.timezone))
+
+
+@click.command("close-hub")
+@click.argument("code")
+@click.option("--from", "first", required=True, help="Start: YYYY-MM-DD or an ISO time; hub-local unless "
+                                                     "it has an offset")
+@click.option("--to", "last", required=True, help="End: YYYY-MM-DD (that day included) or an ISO time")
+@click.option("--reason", required=True, help="Why the hub closes (sent with each cancellation)")
+@click.option("--no-rebook", is_flag=True, help="Do not put cancelled candidates first on the waitlist")
+@with_appcontext
+def close_hub_command(code: str, first: str, last: str, reason: str, no_rebook: bool) -> None:
+    """Close hub CODE (or id) for a window: withdraw its slots there and cancel their bookings.
+
+    Does what POST /api/v1/hubs/{id}/closures does, and prints it: the
+    closure's id, how many slots it withdrew, the bookings it cancelled and
+    the waitlist entries their candidates now wait in (unless --no-rebook).
+    """
+    problems = ClosureCreateSchema(only=("reason",)).validate({"reason": reason})
+    if problems:
+        raise click.BadParameter(" ".join(problems["reason"]), param_hint="--reason")
+    try:
+        hub = hubs.find_hub(code)
+        done = closures.close_hub(closures.ClosureRequest(
+            hub.id, _when(first, hub, end_of_day=False), _when(last, hub, end_of_day=True), reason,
+            rebook=not no_rebook))
+    except DomainError as exc:
+        raise click.ClickException(_one_line(exc)) from None
+    click.echo(f"closed {hub.code} from {done['starts_at']} to {done['ends_at']}: closure {done['id']}")
+    click.echo(f"slots withdrawn: {done['slots_withdrawn']}")
+    click.echo(f"bookings cancelled: {len(done['bookings_cancelled'])} {' '.join(done['bookings_cancelled'])}"
+               .rstrip())
+    click.echo(f"waitlist entries: {len(done['waitlist_entries'])} {' '.join(done['waitlist_entries'])}"
+               .rstrip())
+
+
+def _one_line(error: DomainError) -> str:
+    """A domain error as one line: its message, then each field's complaint."""
+    fields = error.fields.get("errors") or {}
+    details = [f"{name}: {' '.join(problems)}"
+               for where in fields.values() for name, problems in where.items()]
+    return "; ".join([error.message, *details])
+
+
 @click.command("worker")
 @click.option("--no-listener", is_flag=True, help="Sweeper and relay only (no Redis notifications)")
 @with_appcontext
@@ -168,5 +225,6 @@ def worker_command(no_listener: bool) -> None:
 
 def init_app(app: Flask) -> None:
     """Register the commands on `app`."""
-    for command in (seed_hubs_command, generate_slots_command, seed_demo_command, worker_command):
+    for command in (seed_hubs_command, generate_slots_command, seed_demo_command, close_hub_command,
+                    worker_command):
         app.cli.add_command(command)

@@ -45,9 +45,10 @@ the first answer (`Idempotent-Replayed: true`) and change nothing.
 
 Every change of a booking, a slot's hold or a waitlist entry is published to RabbitMQ, on the
 topic exchange `calendar.events`, at least once and in order: `BookingCreated` and `SlotLocked`
-for a hold, `BookingConfirmed`, `BookingCancelled`, `BookingExpired`, `SlotUnlocked`, and the
-waitlist's events. Deduplicate on `message_id`. The same events can be read at
-`GET /api/v1/events?after=<sequence>`; their contract is `docs/asyncapi.yaml`.
+for a hold, `BookingConfirmed`, `BookingCancelled`, `BookingExpired`, `SlotUnlocked`,
+`SlotWithdrawn` (a hub closed, or a slot withdrawn), and the waitlist's events. Deduplicate on
+`message_id`. The same events can be read at `GET /api/v1/events?after=<sequence>`; their
+contract is `docs/asyncapi.yaml`.
 
 ## The waitlist
 
@@ -62,9 +63,10 @@ offers run out pauses until `POST /api/v1/waitlist/{id}/resume`.
 
 Send a key as `Authorization: Bearer <key>`. Reading hubs and slots, and `/health`, needs no key.
 Bookings, the waitlist and the event feed need a client key (`bearerAuth`, one of `API_KEYS`);
-creating hubs and publishing slots needs an admin key (`adminAuth`, one of `ADMIN_API_KEYS`),
-which is a client key too. No key or an unknown one is a 401; a client key where an admin key is
-needed, a 403. Holds are rate limited per candidate: a 429 says when to retry (`Retry-After`).
+creating hubs, publishing slots, closing hubs and withdrawing slots needs an admin key
+(`adminAuth`, one of `ADMIN_API_KEYS`), which is a client key too. No key or an unknown one is a
+401; a client key where an admin key is needed, a 403. Holds are rate limited per candidate: a 429
+says when to retry (`Retry-After`).
 
 Every error has one JSON shape: `code`, `status` and `message`, with `error` on a 409 and the
 invalid fields under `errors` on a 422.

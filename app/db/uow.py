@@ -34,7 +34,9 @@ class Committed:
     hubs: set[UUID] = field(default_factory=set)  # hubs whose listable slots changed
     events: list[str] = field(default_factory=list)  # event types recorded in the outbox
     expiry_path: str = "lazy"  # which path ended the holds it expired
+    reasons: list[tuple[str, str]] = field(default_factory=list)  # (event type, why) of events that say why
     claims: list[tuple[UUID, str, datetime]] = field(default_factory=list)  # (slot, token, until) it locked
+    releases: list[tuple[UUID, str]] = field(default_factory=list)  # (slot, token) of gate keys it ended
     offer_delays: list[float] = field(default_factory=list)  # seconds from each offered slot's release
 
 
@@ -47,14 +49,23 @@ def hub_changed(session: Session, hub_id: UUID) -> None:
     _notes(session).hubs.add(hub_id)
 
 
-def event_recorded(session: Session, event_type: str) -> None:
-    """The transaction wrote an event of `event_type` to the outbox."""
-    _notes(session).events.append(event_type)
+def event_recorded(session: Session, event_type: str, reason: str | None = None) -> None:
+    """The transaction wrote an event of `event_type` to the outbox (saying `reason`, if it says why)."""
+    notes = _notes(session)
+    notes.events.append(event_type)
+    if reason is not None:
+        notes.reasons.append((event_type, reason))
 
 
 def slot_claimed(session: Session, slot_id: UUID, token: str, until: datetime) -> None:
     """The transaction locked the slot for a holder whose gate key is `token` (an offer), until `until`."""
     _notes(session).claims.append((slot_id, token, until))
+
+
+def slot_released(session: Session, slot_id: UUID, token: str | None) -> None:
+    """The transaction ended the hold whose gate key is `token`: the key goes once it commits."""
+    if token is not None:
+        _notes(session).releases.append((slot_id, token))
 
 
 def slot_offered(session: Session, seconds_since_freed: float) -> None:

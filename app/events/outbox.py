@@ -29,6 +29,7 @@ EVENT_TYPES: dict[str, str] = {
     "BookingExpired": "booking.expired",
     "SlotLocked": "slot.locked",
     "SlotUnlocked": "slot.unlocked",
+    "SlotWithdrawn": "slot.withdrawn",
     "SlotOffered": "slot.offered",
     "OfferAccepted": "offer.accepted",
     "OfferDeclined": "offer.declined",
@@ -59,6 +60,8 @@ def booking_event_data(booking: Booking, *, with_contact: bool, **extra: Any) ->
     }
     if with_contact:
         data["contact_email"] = booking.contact_email
+    if booking.cancel_reason is not None:
+        data["cancel_reason"] = booking.cancel_reason
     data.update(extra)
     return data
 
@@ -71,7 +74,8 @@ def record_event(session: Session, event_type: str, data: dict[str, Any],
     row = OutboxEvent(id=uuid.uuid4(), type=event_type, routing_key=EVENT_TYPES[event_type],
                       payload=payload, occurred_at=occurred_at)
     session.add(row)
-    uow.event_recorded(session, event_type)  # counted if the transaction commits
+    # Counted if the transaction commits; cancellations and withdrawals by their reason.
+    uow.event_recorded(session, event_type, data.get("cancel_reason", data.get("reason")))
     return row
 
 

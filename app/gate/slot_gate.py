@@ -148,6 +148,23 @@ class SlotGate:
         except REDIS_ERRORS as exc:
             self.breaker.failed(exc)
 
+    def release_all(self, releases) -> None:
+        """Delete each (slot id, token) key that still holds its token, in one round trip (best effort).
+
+        For holds a committed transaction ended (`uow.slot_released`); a key left
+        behind is removed by the sweeper's reconciliation, and meanwhile
+        PostgreSQL still decides.
+        """
+        if not releases or self.client is None:
+            return
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for slot_id, token in releases:
+                self.delete_if_owned(keys=[self.key(slot_id)], args=[token], client=pipe)
+            pipe.execute()
+        except REDIS_ERRORS as exc:
+            self.breaker.failed(exc)
+
     def hub_version(self, hub_id: UUID | str) -> str | None:
         """The hub's current version token; None when Redis is away.
 
@@ -234,6 +251,7 @@ def init_app(app: Flask) -> None:
         app.config["REDIS_URL"], app.config["REDIS_KEY_PREFIX"],
         app.config["REDIS_TIMEOUT_SECONDS"], app.config["REDIS_RETRY_SECONDS"],
         app.config["REDIS_SENTINELS"], app.config["REDIS_SENTINEL_MASTER"])
+    uow.on_commit(app, lambda committed: gate.release_all(committed.releases))
     uow.on_commit(app, lambda committed: gate.claim(committed.claims))
     if not app.config["REDIS_URL"]:
         log.info("REDIS_URL not set: holds use database-only locking")

@@ -13,6 +13,9 @@ from app.models.types import UTCDateTime
 
 BOOKING_STATUSES = ("pending", "confirmed", "cancelled", "expired")
 ACTIVE_STATUSES = ("pending", "confirmed")
+# Why a booking ended: its candidate cancelled it (or declined or withdrew an offer), its hold ran
+# out, an accepted swap replaced it, its hub closed over its slot, or an admin withdrew its slot.
+CANCEL_REASONS = ("candidate", "hold_expired", "swapped", "hub_closed", "slot_withdrawn")
 _ACTIVE = text(f"status IN {ACTIVE_STATUSES!r}")
 _PENDING = text("status = 'pending'")
 
@@ -27,6 +30,10 @@ class Booking(db.Model):
     __tablename__ = "bookings"
     __table_args__ = (
         CheckConstraint(f"status IN {BOOKING_STATUSES!r}", name="status"),
+        CheckConstraint(f"cancel_reason IN {CANCEL_REASONS!r}", name="cancel_reason"),
+        # An active booking has no cancel reason; one that ended always says why.
+        CheckConstraint(f"(status IN {ACTIVE_STATUSES!r}) = (cancel_reason IS NULL)",
+                        name="cancel_reason_when_ended"),
         Index("uq_bookings_active_slot", "slot_id", unique=True,
               postgresql_where=_ACTIVE),
         # The hold cap's question: how many unexpired holds has this candidate?
@@ -35,6 +42,8 @@ class Booking(db.Model):
         # The sweeper's question: which holds have run out?
         Index("ix_bookings_pending_expiry", "hold_expires_at",
               postgresql_where=_PENDING),
+        # A candidate's bookings, newest first (keyset pages on created_at, id).
+        Index("ix_bookings_candidate_created", "candidate_id", text("created_at DESC"), text("id DESC")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -48,6 +57,7 @@ class Booking(db.Model):
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    cancel_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now(),
                                                  onupdate=func.now())

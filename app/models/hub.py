@@ -21,7 +21,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.extensions import db
 from app.models.types import UTCDateTime
 
-SLOT_STATUSES = ("available", "locked", "booked")
+# `withdrawn`: taken out of service for good (a hub closure, or an admin's withdrawal). Never
+# listed, held or offered again; the row stays, so no schedule publishes its time again.
+SLOT_STATUSES = ("available", "locked", "booked", "withdrawn")
 
 
 class Hub(db.Model):
@@ -53,6 +55,7 @@ class Slot(db.Model):
         UniqueConstraint("hub_id", "starts_at", "lane"),  # also serves hub-day listings
         CheckConstraint("ends_at > starts_at", name="time_order"),
         CheckConstraint(f"status IN {SLOT_STATUSES!r}", name="status"),
+        CheckConstraint("closure_id IS NULL OR status = 'withdrawn'", name="closure_withdraws"),
         # No other index: a hold changes no indexed column, and the free room on
         # each page lets PostgreSQL update the row in place (HOT, migration 0003).
         {"postgresql_with": {"fillfactor": 85}},
@@ -67,6 +70,10 @@ class Slot(db.Model):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     locked_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
     fence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Why a withdrawn slot was withdrawn: the closure that covered it; None for a slot withdrawn alone.
+    # Not indexed (a hold must stay a HOT update); closures are found from their own table.
+    closure_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("hub_closures.id", use_alter=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now(),
                                                  onupdate=func.now())

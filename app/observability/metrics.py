@@ -8,10 +8,10 @@ is unset) puts each worker's samples in files that `/metrics` adds up
 Where each number comes from:
 - requests and latency: the exposition's request hooks, labelled by URL rule;
 - conflicts by reason: the error handler (`conflict`);
-- holds created, confirmations, cancellations, expiries: the events a
-  transaction recorded, counted when it commits (`count_committed`, an
-  after-commit hook of the unit of work), so only what really happened
-  counts, whoever did it;
+- holds created, confirmations, cancellations (by reason), expiries, slots
+  withdrawn (by reason): the events a transaction recorded, counted when it
+  commits (`count_committed`, an after-commit hook of the unit of work), so
+  only what really happened counts, whoever did it;
 - which gate answered a hold: `gate_decided`;
 - the relay: `relay_failed`, `events_published`, `event_unroutable` (no queue received it);
 - the gate's reconciliation (sweeper): `gate_reconciled`;
@@ -35,7 +35,12 @@ LATENCY = Histogram("calendar_http_request_duration_seconds", "Time to answer, b
                     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 HOLDS = Counter("calendar_holds_created", "Holds taken (pending bookings committed)")
 CONFIRMATIONS = Counter("calendar_bookings_confirmed", "Bookings confirmed")
-CANCELLATIONS = Counter("calendar_bookings_cancelled", "Bookings cancelled")
+CANCELLATIONS = Counter("calendar_bookings_cancelled",
+                        "Bookings cancelled, by reason: candidate, swapped, hub_closed, slot_withdrawn",
+                        ["reason"])
+WITHDRAWALS = Counter("calendar_slots_withdrawn",
+                      "Slots withdrawn, by reason: hub_closed (a closure), slot_withdrawn (one by one)",
+                      ["reason"])
 EXPIRIES = Counter("calendar_holds_expired", "Holds that ran out, by the path that ended them", ["path"])
 CONFLICTS = Counter("calendar_conflicts", "409 answers, by reason", ["reason"])
 GATE = Counter("calendar_hold_gate_decisions",
@@ -67,6 +72,8 @@ STORE_FAILURES = Counter(
 
 EXPIRY_PATHS = ("timer", "notification", "sweeper", "lazy")
 CONFLICT_REASONS = ("slot_unavailable", "candidate_hold_limit", "hold_expired", "invalid_state")
+CANCEL_REASONS = ("candidate", "swapped", "hub_closed", "slot_withdrawn")  # hold_expired: EXPIRIES
+WITHDRAWAL_REASONS = ("hub_closed", "slot_withdrawn")
 # Series that exist from the start, so rates and alerts see a 0 rather than nothing.
 for _path in EXPIRY_PATHS:
     EXPIRIES.labels(_path)
@@ -76,9 +83,13 @@ for _gate in ("redis", "database"):
     GATE.labels(_gate)
 for _outcome in ("made", "accepted", "declined", "expired"):
     OFFERS.labels(_outcome)
+for _reason in CANCEL_REASONS:
+    CANCELLATIONS.labels(_reason)
+for _reason in WITHDRAWAL_REASONS:
+    WITHDRAWALS.labels(_reason)
 
 _COMMITTED = {"BookingCreated": HOLDS.inc, "BookingConfirmed": CONFIRMATIONS.inc,
-              "BookingCancelled": CANCELLATIONS.inc, "SlotOffered": OFFERS.labels("made").inc,
+              "SlotOffered": OFFERS.labels("made").inc,
               "OfferAccepted": OFFERS.labels("accepted").inc, "OfferDeclined": OFFERS.labels("declined").inc,
               "OfferExpired": OFFERS.labels("expired").inc}
 
@@ -132,3 +143,8 @@ def count_committed(committed) -> None:
             EXPIRIES.labels(committed.expiry_path).inc()
         elif event_type in _COMMITTED:
             _COMMITTED[event_type]()
+    for event_type, reason in committed.reasons:  # the events counted by why they happened
+        if event_type == "BookingCancelled":
+            CANCELLATIONS.labels(reason).inc()
+        elif event_type == "SlotWithdrawn":
+            WITHDRAWALS.labels(reason).inc()

@@ -33,6 +33,11 @@ class BookingSchema(Schema):
     created_at = fields.AwareDateTime()
     waitlist_entry_id = fields.UUID(allow_none=True, metadata={
         "description": "The waitlist entry this booking was offered to; null for an ordinary hold"})
+    cancel_reason = fields.String(allow_none=True, metadata={
+        "description": "Why the booking ended; null while pending or confirmed. candidate (cancelled, "
+                       "declined or withdrawn by its candidate), hold_expired, swapped (an accepted swap "
+                       "replaced it), hub_closed or slot_withdrawn",
+        "enum": ["candidate", "hold_expired", "swapped", "hub_closed", "slot_withdrawn", None]})
 
 
 _booking_schema = BookingSchema()

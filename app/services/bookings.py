@@ -145,6 +145,11 @@ def _cancel(session: Session, booking: Booking, now) -> None:
         waitlist.offer_to_candidates(session, [booking.candidate_id], now)  # the hold cap is free again
 
 
+# The booking's cancel_reason for each way `_release` is asked to end it: a candidate's cancel
+# (or declined offer) and a candidate leaving the waitlist (its offer withdrawn) are the candidate's.
+_CANCEL_REASON = {"cancelled": "candidate", "withdrawn": "candidate", "swapped": "swapped"}
+
+
 def _release(session: Session, booking: Booking, now, reason: str) -> None:
     """Cancel `booking` and free its slot: to the waitlist first, else to everyone (SlotUnlocked).
 
@@ -154,7 +159,8 @@ def _release(session: Session, booking: Booking, now, reason: str) -> None:
     _move_slot(session, booking, now, "available",
                or_(Slot.status == "booked", and_(Slot.status == "locked", Slot.locked_until > now)))
     was_offer = booking.status == "pending" and booking.waitlist_entry_id is not None
-    _move_booking(session, booking, now, status="cancelled", cancelled_at=now)
+    _move_booking(session, booking, now, status="cancelled", cancelled_at=now,
+                  cancel_reason=_CANCEL_REASON[reason])
     extra = {} if reason == "cancelled" else {"reason": reason}
     record_event(session, "BookingCancelled", booking_event_data(booking, with_contact=True, **extra), now)
     if was_offer and reason == "cancelled":

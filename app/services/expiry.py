@@ -38,7 +38,8 @@ def _end_holds(session: Session, bookings: Sequence[Booking], now: datetime,
         update(Booking)
         .where(Booking.id.in_([b.id for b in bookings]), Booking.status == "pending",
                Booking.hold_expires_at <= now)
-        .values(status="expired", expired_at=now, lock_token=None, updated_at=now)
+        .values(status="expired", expired_at=now, cancel_reason="hold_expired", lock_token=None,
+                updated_at=now)
         .returning(Booking)
         .execution_options(synchronize_session=False, populate_existing=True)
     ).all()

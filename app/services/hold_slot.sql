@@ -31,6 +31,8 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
            'starts_at', calendar.iso_utc(s.starts_at), 'ends_at', calendar.iso_utc(s.ends_at))
          || CASE WHEN with_contact THEN jsonb_build_object('contact_email', b.contact_email)
                  ELSE '{}'::jsonb END
+         || CASE WHEN b.cancel_reason IS NOT NULL THEN jsonb_build_object('cancel_reason', b.cancel_reason)
+                 ELSE '{}'::jsonb END
          || extra
 $$;
 
@@ -49,7 +51,8 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
            'contact_email', b.contact_email, 'status', b.status,
            'locked_until', CASE WHEN b.status = 'pending' THEN calendar.iso_utc(b.hold_expires_at) END,
            'starts_at', calendar.iso_utc(s.starts_at), 'ends_at', calendar.iso_utc(s.ends_at),
-           'created_at', calendar.iso_utc(b.created_at), 'waitlist_entry_id', b.waitlist_entry_id)
+           'created_at', calendar.iso_utc(b.created_at), 'waitlist_entry_id', b.waitlist_entry_id,
+           'cancel_reason', b.cancel_reason)
 $$;
 
 CREATE OR REPLACE FUNCTION calendar.hold_slot(
@@ -87,6 +90,7 @@ BEGIN
   END IF;
 
   -- The arbiter: free (or its hold ran out), still ahead, at an active hub. Raises the fence.
+  -- A withdrawn slot is neither, so it is refused here whatever the Redis gate let through.
   -- A hold that ran out is taken over here only when the waitlist has no claim on it (nobody
   -- waits at the hub, and it was no offer): otherwise the expiry timer ends it and offers it on.
   UPDATE calendar.slots s
@@ -113,7 +117,8 @@ BEGIN
   -- Lazy expiry: the overdue hold this one replaces ends here, with its events first.
   WITH ended AS (
     UPDATE calendar.bookings
-       SET status = 'expired', expired_at = v_now, lock_token = NULL, updated_at = v_now
+       SET status = 'expired', expired_at = v_now, cancel_reason = 'hold_expired', lock_token = NULL,
+           updated_at = v_now
      WHERE slot_id = p_slot AND status = 'pending' AND hold_expires_at <= v_now
     RETURNING *)
   INSERT INTO calendar.outbox_events (id, type, routing_key, payload, occurred_at)

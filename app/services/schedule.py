@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from app.db import locks
 from app.db.clock import db_now
 from app.db.uow import hub_changed, unit_of_work
-from app.models import Hub, ScheduleDay, Slot
+from app.models import Hub, HubClosure, ScheduleDay, Slot
 from app.schemas.hub import WEEKDAYS
 from app.services import waitlist
 from app.services.hubs import local_day_bounds
@@ -75,8 +75,8 @@ def _publish_day(session: Session, hub: Hub, day: date, again: bool) -> int:
     """Record `day` as published and create its missing future slots; how many were created.
 
     A day recorded before creates nothing unless `again`. A slot overlapping an
-    existing one in its lane, or starting at or before the database's now, is
-    not created.
+    existing one in its lane (a withdrawn one included) or a closure of the hub,
+    or starting at or before the database's now, is not created.
     """
     recorded = session.scalar(insert(ScheduleDay).values(hub_id=hub.id, day=day)
                               .on_conflict_do_nothing().returning(ScheduleDay.day))
@@ -88,9 +88,13 @@ def _publish_day(session: Session, hub: Hub, day: date, again: bool) -> int:
     taken = [tuple(row) for row in session.execute(
         select(Slot.starts_at, Slot.ends_at, Slot.lane)
         .where(Slot.hub_id == hub.id, Slot.starts_at < end, Slot.ends_at > start))]
+    # The hub is closed there: a closure withdrew what existed, and nothing is published into it.
+    closed = session.execute(select(HubClosure.starts_at, HubClosure.ends_at).where(
+        HubClosure.hub_id == hub.id, HubClosure.starts_at < end, HubClosure.ends_at > start)).all()
     new = [Slot(hub_id=hub.id, starts_at=s, ends_at=e, lane=lane, status="available")
            for s, e, lane in slots_for_day(hub.schedule, tz, day)
-           if s > now and not _overlaps((s, e, lane), taken)]
+           if s > now and not _overlaps((s, e, lane), taken)
+           and not any(s < c_end and e > c_start for c_start, c_end in closed)]
     if new:
         session.add_all(new)
         session.flush()

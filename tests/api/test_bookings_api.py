@@ -13,7 +13,7 @@ from tests.support.overdue import make_overdue
 from tests.support.sql import recorded_statements
 
 BOOKING_FIELDS = {"id", "slot_id", "hub_id", "candidate_id", "contact_email", "status",
-                  "locked_until", "starts_at", "ends_at", "created_at", "waitlist_entry_id"}
+                  "locked_until", "starts_at", "ends_at", "created_at", "waitlist_entry_id", "cancel_reason"}
 
 
 def listed_slot_ids(client, slot) -> list[str]:

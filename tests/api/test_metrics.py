@@ -48,7 +48,7 @@ def test_holds_confirmations_cancellations_conflicts_and_gate_are_counted(client
     with app.app_context():
         slots = make_slots(make_hub(), 2)
     series = [("calendar_holds_created_total", {}), ("calendar_bookings_confirmed_total", {}),
-              ("calendar_bookings_cancelled_total", {}),
+              ("calendar_bookings_cancelled_total", {"reason": "candidate"}),
               ("calendar_conflicts_total", {"reason": "slot_unavailable"}),
               ("calendar_conflicts_total", {"reason": "candidate_hold_limit"}),
               ("calendar_conflicts_total", {"reason": "invalid_state"}),
