@@ -139,3 +139,13 @@ def test_the_day_sheet_of_an_unknown_hub_is_404(client, day):
     assert_error(client.get(sheet_path(uuid.uuid4(), day)), 404)
     assert_error(client.get(f"/api/v1/hubs/not-a-hub/bookings?date={day}"), 404)
 
+
+
+def test_the_day_sheet_is_not_a_public_read_for_the_per_address_limit(make_app, day):
+    keyed = make_app(API_KEYS=API_KEY, ADMIN_API_KEYS=ADMIN_KEY, RATE_LIMIT_PER_IP="1/minute")
+    with keyed.app_context():
+        hub = make_hub()
+    client = keyed.test_client()
+    assert all(client.get(sheet_path(hub.id, day), headers=ADMIN).status_code == 200 for _ in range(3))
+    assert client.get(f"/api/v1/hubs/{hub.id}").status_code == 200
+    assert_error(client.get(f"/api/v1/hubs/{hub.id}"), 429)
