@@ -22,7 +22,7 @@ from sqlalchemy import and_, or_, select
 from app.db.clock import sql_now
 from app.db.uow import autocommit_connection, hub_changed, unit_of_work
 from app.errors import NotFound
-from app.models import Booking, Hub, Slot
+from app.models import ACTIVE_STATUSES, Booking, Hub, Slot
 from app.services.hubs import check_timezone_change, local_day_bounds
 
 
@@ -84,7 +84,7 @@ def day_sheet(hub_id: UUID, day: date) -> DaySheet:
                    Slot.id, Slot.starts_at, Slot.ends_at, Slot.lane)
             .join_from(Slot, Booking, Booking.slot_id == Slot.id)
             .where(Slot.hub_id == hub_id, Slot.starts_at >= start, Slot.starts_at < end,
-                   Booking.status.in_(("pending", "confirmed")),  # the partial unique index's own predicate
+                   Booking.status.in_(ACTIVE_STATUSES),  # the predicate of the index on slot_id
                    or_(Booking.status == "confirmed",
                        and_(Booking.status == "pending", Booking.hold_expires_at > sql_now())))
             .order_by(Slot.starts_at, Slot.lane)

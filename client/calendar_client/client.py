@@ -304,8 +304,8 @@ class CalendarClient:
                           json=payload, idempotency_key=idempotency_key, request_id=request_id)
 
     def withdraw_slot(self, slot_id: Id, *, request_id: str | None = None) -> Slot:
-        """Withdraw one slot (idempotent): never listed or held again; its booking is cancelled
-        (`cancel_reason` `slot_withdrawn`) and its confirmed candidate rebooked first."""
+        """Withdraw one slot (idempotent): never listed, held or offered again; its booking is
+        cancelled (`cancel_reason` `slot_withdrawn`). Answers the slot, status `withdrawn`."""
         return self._call(Slot.from_json, "DELETE", f"/api/v1/slots/{_segment(slot_id)}",
                           request_id=request_id)
 
