@@ -21,7 +21,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from marshmallow import ValidationError, fields
 
-from app.errors import DomainError, NotFound
+from app.errors import DomainError, NotFound, TimezoneLocked
 from app.ops import demo
 from app.schemas.closure import ClosureCreateSchema
 from app.schemas.hub import WEEKDAYS, HubCreateSchema
@@ -128,7 +128,11 @@ def seed_hubs_command(file: Path) -> None:
         lines = list(_error_lines(exc.messages))
         heading = f"{file}: nothing written, {len(lines)} error(s):"
         raise click.ClickException("\n".join([heading, *lines])) from None
-    for hub, created in hubs.upsert_hubs(rows):
+    try:
+        seeded = hubs.upsert_hubs(rows)
+    except TimezoneLocked as exc:
+        raise click.ClickException(f"{file}: nothing written: {exc.message}") from None
+    for hub, created in seeded:
         click.echo(f"{'created' if created else 'updated'} {hub.code} {hub.id}")
 
 

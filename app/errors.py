@@ -65,6 +65,12 @@ class DuplicateHub(Conflict):
     error, message = "duplicate_hub", "a hub with this code already exists"
 
 
+class TimezoneLocked(Conflict):
+    """A hub's slots were laid out in its time zone: moving it would move every local date."""
+
+    error, message = "timezone_locked", "the hub has slots: its time zone cannot change"
+
+
 class IdempotencyMismatch(InvalidRequest):
     message = "Idempotency-Key was already used with a different request"
 

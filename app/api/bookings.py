@@ -9,7 +9,9 @@ from app.api.idempotency import idempotent
 from app.http.auth import requires_client
 from app.http.ratelimits import hold_budget
 from app.schemas.booking import BookingCreateSchema, BookingSchema
+from app.schemas.candidate_bookings import BookingPageSchema, CandidateBookingsQuerySchema
 from app.services.bookings import cancel_booking, confirm_booking, get_booking
+from app.services.candidate_bookings import candidate_bookings
 from app.services.holds import HoldRequest, hold_slot
 
 blp = Blueprint("bookings", __name__, url_prefix="/api/v1/bookings",
@@ -31,6 +33,19 @@ class Bookings(MethodView):
     def post(self, data, call):
         """Hold a slot for the candidate (pending booking)."""
         return jsonify(hold_slot(HoldRequest(**data), call, hold_budget(data["candidate_id"]))), 201
+
+    @requires_client
+    @blp.arguments(CandidateBookingsQuerySchema(), location="query")
+    @blp.response(200, BookingPageSchema)
+    @blp.doc(**_SECURED)
+    def get(self, query):
+        """A candidate's bookings, newest first, a page at a time.
+
+        Pending and confirmed only, or every status with `status=all`. Follow `next_cursor` for
+        the next page; bookings made meanwhile never repeat an entry or push one out of the pages.
+        """
+        return candidate_bookings(query["candidate_id"], every_status=query.get("status") == "all",
+                                  limit=query["limit"], after=query.get("cursor"))
 
 
 @blp.route("/<uuid:booking_id>")

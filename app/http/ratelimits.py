@@ -4,7 +4,7 @@
 |---|---|---|---|
 | per candidate | RATE_LIMIT_PER_CANDIDATE (10/minute) | POST /api/v1/bookings | the body's candidate_id |
 | per API key | RATE_LIMIT_PER_KEY (off) | every request with a valid key | the key's digest |
-| per client IP | RATE_LIMIT_PER_IP (off) | GET of hubs and slots (public) | the client address |
+| per client IP | RATE_LIMIT_PER_IP (off) | GET of hubs, a hub and slots (public) | the client address |
 
 A refusal is `TooManyRequests`: a 429 in the one error shape with
 `Retry-After` (seconds until the window ends). The per-key and per-IP limits
@@ -32,7 +32,8 @@ from app.errors import TooManyRequests
 from app.gate import Budget, slot_gate
 
 HOLD_RULE = "/api/v1/bookings"
-PUBLIC_READ_PREFIXES = ("/api/v1/hubs", "/api/v1/slots")
+# Exact rules: a hub's day sheet (/api/v1/hubs/<id>/bookings) is an admin's read, not a public one.
+PUBLIC_READ_RULES = ("/api/v1/hubs", "/api/v1/hubs/<uuid:hub_id>", "/api/v1/slots")
 PER_KEY, PER_IP, PER_CANDIDATE = "api-key", "public-read-ip", "hold"
 
 
@@ -46,7 +47,7 @@ def is_hold() -> bool:
 
 
 def is_public_read() -> bool:
-    return request.method == "GET" and _rule().startswith(PUBLIC_READ_PREFIXES)
+    return request.method == "GET" and _rule() in PUBLIC_READ_RULES
 
 
 def api_key_id() -> str | None:

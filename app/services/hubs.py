@@ -9,10 +9,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from app.db.clock import db_now, sql_now
 from app.db.uow import autocommit_connection, hub_changed, unit_of_work
-from app.errors import DuplicateHub, InvalidRequest, NotFound, SlotOverlap
+from app.errors import DuplicateHub, InvalidRequest, NotFound, SlotOverlap, TimezoneLocked
 from app.extensions import db
 from app.models import Booking, Hub, Slot, WaitlistEntry
 from app.services import waitlist
@@ -84,17 +85,31 @@ def upsert_hubs(rows: list[dict[str, Any]]) -> list[tuple[Hub, bool]]:
         for row in rows:
             data = {**row, "code": row["code"].upper()}
             hub_id = data.pop("id", None)
-            hub = session.scalar(select(Hub).where(Hub.code == data["code"]))
+            hub = session.scalar(select(Hub).where(Hub.code == data["code"]).with_for_update()
+                                 .execution_options(populate_existing=True))
             created = hub is None
             if created:
                 hub = Hub(id=hub_id) if hub_id else Hub()
                 session.add(hub)
+            else:
+                check_timezone_change(session, hub, data["timezone"])
             for field, value in data.items():
                 setattr(hub, field, value)
             session.flush()
             hub_changed(session, hub.id)  # its time zone, schedule or active flag may have changed
             results.append((hub, created))
     return results
+
+
+def check_timezone_change(session: Session, hub: Hub, timezone_name: str) -> None:
+    """Refuse a new time zone for a hub that has slots (TimezoneLocked); `hub` is locked FOR UPDATE.
+
+    Its slots, recorded schedule days and waitlist ranges are local dates in
+    the old zone: moving it would silently move all of them. The row lock
+    waits out, and then keeps out, every transaction adding slots to the hub.
+    """
+    if timezone_name != hub.timezone and session.scalar(select(exists().where(Slot.hub_id == hub.id))):
+        raise TimezoneLocked(f"hub {hub.code} has slots: its time zone cannot change")
 
 
 def add_slots(hub_id: UUID, slots: Iterable[dict[str, Any]]) -> list[Slot]:

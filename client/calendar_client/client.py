@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
@@ -19,7 +19,18 @@ import requests
 
 from calendar_client.errors import CalendarError, CalendarUnavailable, error_from_response
 from calendar_client.retry import BearerAuth, build_retry, build_session
-from calendar_client.types import Booking, EventPage, Health, Hub, SlotList, WaitlistEntry
+from calendar_client.types import (
+    Booking,
+    BookingPage,
+    DaySheet,
+    EventPage,
+    Health,
+    Hub,
+    HubClosure,
+    Slot,
+    SlotList,
+    WaitlistEntry,
+)
 
 __version__ = "0.1.0"
 DEFAULT_BASE_URL = "http://localhost:8002"
@@ -43,8 +54,9 @@ class CalendarClient:
     `base_url` and `api_key` default to `CALENDAR_SERVICE_URL` and
     `CALENDAR_API_KEY`. Each call is retried up to `retries` times on
     connection errors, read timeouts and 502/503/504 (POSTs too: they always
-    carry an Idempotency-Key; and DELETE, which the service makes idempotent;
-    see `calendar_client.retry`).
+    carry an Idempotency-Key; DELETE and PATCH, which the service makes
+    idempotent; see `calendar_client.retry`). The admin calls (`update_hub`,
+    `day_sheet`, `close_hub`, `withdraw_slot`) need an admin key.
     """
 
     def __init__(self, base_url: str | None = None, api_key: str | None = None, *,
@@ -217,6 +229,88 @@ class CalendarClient:
         return self._call(WaitlistEntry.from_json, "POST",
                           f"/api/v1/waitlist/{_segment(entry_id)}/resume", request_id=request_id)
 
+    def candidate_bookings(self, candidate_id: Id, *, status: str | None = None,
+                           limit: int | None = None, cursor: str | None = None,
+                           request_id: str | None = None) -> BookingPage:
+        """One page of the candidate's bookings, newest first.
+
+        Pending and confirmed only, unless `status="all"`; `limit` per page
+        (the service's default 20, at most 100); `cursor` is the previous page's
+        `next_cursor`. Bookings made while you page never repeat one or push
+        one out of the pages.
+        """
+        params = {"candidate_id": str(candidate_id), "status": status, "limit": limit,
+                  "cursor": cursor}
+        return self._call(BookingPage.from_json, "GET", "/api/v1/bookings",
+                          params={k: v for k, v in params.items() if v is not None},
+                          request_id=request_id)
+
+    def iter_candidate_bookings(self, candidate_id: Id, *, status: str | None = None,
+                                page_size: int | None = None) -> Iterator[Booking]:
+        """Every booking of the candidate, newest first, fetching page after page as you go."""
+        cursor: str | None = None
+        while True:
+            page = self.candidate_bookings(candidate_id, status=status, limit=page_size,
+                                           cursor=cursor)
+            yield from page.bookings
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    # -- running a hub (admin key) -------------------------------------------
+
+    def update_hub(self, hub_id: Id, *, name: str | None = None, active: bool | None = None,
+                   schedule: Mapping[str, Any] | None = None, timezone: str | None = None,
+                   clear_schedule: bool = False, request_id: str | None = None) -> Hub:
+        """Amend a hub: only what is given changes (`clear_schedule=True` removes the schedule).
+
+        An inactive hub lists nothing and refuses holds; its bookings stay. A
+        new schedule applies to local days not yet published. Raises
+        TimezoneLocked (the hub has slots), NotFound, ValidationFailed,
+        Unauthorized (not an admin key).
+        """
+        changes: dict[str, Any] = {"name": name, "active": active, "timezone": timezone,
+                                   "schedule": None if schedule is None else dict(schedule)}
+        payload = {k: v for k, v in changes.items() if v is not None}
+        if clear_schedule:
+            if schedule is not None:
+                raise TypeError("give schedule or clear_schedule, not both")
+            payload["schedule"] = None
+        return self._call(Hub.from_json, "PATCH", f"/api/v1/hubs/{_segment(hub_id)}",
+                          json=payload, request_id=request_id)
+
+    def day_sheet(self, hub_id: Id, date: dt.date | str, *,
+                  request_id: str | None = None) -> DaySheet:
+        """The pending and confirmed bookings on the hub's local `date`, by start then lane.
+
+        Each row carries the candidate's email: keep it out of logs.
+        """
+        return self._call(DaySheet.from_json, "GET", f"/api/v1/hubs/{_segment(hub_id)}/bookings",
+                          params={"date": _day(date, "date")}, request_id=request_id)
+
+    def close_hub(self, hub_id: Id, starts_at: dt.datetime | str, ends_at: dt.datetime | str,
+                  reason: str, *, rebook: bool = True, idempotency_key: str | None = None,
+                  request_id: str | None = None) -> HubClosure:
+        """Close the hub from `starts_at` to `ends_at` (at most 31 days) for `reason`.
+
+        Every slot in the window is withdrawn and its pending or confirmed
+        booking cancelled (`cancel_reason` `hub_closed`); with `rebook`, each
+        candidate whose confirmed booking was cancelled is put on the hub's
+        waitlist ahead of anyone who joined after that booking was made.
+        """
+        payload = {"starts_at": _instant(starts_at, "starts_at"),
+                   "ends_at": _instant(ends_at, "ends_at"), "reason": reason, "rebook": rebook}
+        return self._call(HubClosure.from_json, "POST", f"/api/v1/hubs/{_segment(hub_id)}/closures",
+                          json=payload, idempotency_key=idempotency_key, request_id=request_id)
+
+    def withdraw_slot(self, slot_id: Id, *, request_id: str | None = None) -> Slot:
+        """Withdraw one slot (idempotent): never listed, held or offered again; its booking is
+        cancelled (`cancel_reason` `slot_withdrawn`). Answers the slot, status `withdrawn`."""
+        return self._call(Slot.from_json, "DELETE", f"/api/v1/slots/{_segment(slot_id)}",
+                          request_id=request_id)
+
+    # -- the event feed --------------------------------------------------------
+
     def events(self, after: int = 0, limit: int = 100, *,
                request_id: str | None = None) -> EventPage:
         """Up to `limit` events with a sequence above `after`."""
@@ -230,6 +324,15 @@ def _day(value: dt.date | str, name: str) -> str:
         # A datetime's calendar day depends on a time zone we would have to guess.
         raise TypeError(f"{name} must be a date, not a datetime")
     return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def _instant(value: dt.datetime | str, name: str) -> str:
+    """An instant as ISO 8601 with its offset; strings are passed on for the service to judge."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise TypeError(f"{name} must carry a time zone: a naive datetime is no instant")
+        return value.isoformat()
+    return value
 
 
 def _segment(resource_id: Id) -> str:

@@ -87,6 +87,10 @@ class InvalidSwap(InvalidState):
     """409 `invalid_swap`: `swap_booking_id` is not the candidate's confirmed booking at the hub."""
 
 
+class TimezoneLocked(InvalidState):
+    """409 `timezone_locked`: the hub has slots, so its time zone cannot change."""
+
+
 # Subclassing InvalidState lets callers catch "any conflict" in one clause
 # while the specific codes stay distinguishable.
 _CONFLICTS: dict[str, type[InvalidState]] = {
@@ -96,6 +100,7 @@ _CONFLICTS: dict[str, type[InvalidState]] = {
     "already_waiting": AlreadyWaiting,
     "waitlist_limit": WaitlistLimitReached,
     "invalid_swap": InvalidSwap,
+    "timezone_locked": TimezoneLocked,
     "invalid_state": InvalidState,
 }
 # Likewise a NotFound that names what was missing; a bare 404 stays a NotFound.

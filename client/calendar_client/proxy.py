@@ -44,6 +44,7 @@ def _phrase(status: int) -> str:
 
 
 _PASSED_HEADERS = ("Retry-After", "Idempotent-Replayed")
+_BOOKING_PAGE_PARAMS = ("candidate_id", "status", "limit", "cursor")
 # The proxy answers a browser that is waiting: fewer, shorter tries than the
 # client's defaults. Worst case about 2 x (1 s + 3 s) + 0.5 s, far below any
 # web worker timeout.
@@ -179,6 +180,16 @@ def create_calendar_proxy(client: CalendarClient | None = None, url_prefix: str 
     def create_booking() -> Response:
         """Hold a slot; the JSON body goes to the service as it is."""
         return create("/api/v1/bookings")
+
+    @bp.get("/bookings")
+    def candidate_bookings() -> Response:
+        """A candidate's bookings, newest first: `candidate_id`, and `status`, `limit`, `cursor`.
+
+        Only those parameters go to the service; it judges them. Which candidate a
+        caller may ask about is the host app's decision (`before_request`).
+        """
+        params = {name: request.args[name] for name in _BOOKING_PAGE_PARAMS if name in request.args}
+        return forward("GET", "/api/v1/bookings", params=params)
 
     @bp.get("/bookings/<booking_id>")
     def get_booking(booking_id: str) -> Response:

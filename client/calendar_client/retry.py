@@ -5,9 +5,11 @@ loop of our own, so connection errors, read timeouts, dropped responses and
 502/503/504 are all retried by one mechanism with one backoff.
 
 Which methods may be retried is the delicate part. GET is safe, and so is
-DELETE: its one use, leaving the waitlist, answers a repeat with the same
-left entry. A POST is safe only when the service can recognise the retry as
-the same request, which it does through the `Idempotency-Key` header.
+DELETE: leaving the waitlist answers a repeat with the same left entry, and
+withdrawing a slot with the same withdrawn slot. PATCH too: amending a hub
+sets the values it names, so a repeat sets them again. A POST is safe only
+when the service can recognise the retry as the same request, which it does
+through the `Idempotency-Key` header.
 urllib3's `Retry` never sees request headers, so the rule is enforced one
 level up instead: POST is in `allowed_methods` and `CalendarClient` sends an
 `Idempotency-Key` on every POST (one per logical call, reused by every
@@ -25,7 +27,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 RETRY_STATUSES = frozenset({502, 503, 504})
-RETRY_METHODS = frozenset({"GET", "HEAD", "DELETE", "POST"})
+RETRY_METHODS = frozenset({"GET", "HEAD", "DELETE", "PATCH", "POST"})
 
 
 class CalendarRetry(Retry):

@@ -40,7 +40,11 @@ def _optional_uuid(value: str | None) -> uuid.UUID | None:
 
 @dataclass(frozen=True)
 class Hub:
-    """A testing centre offering slots in its own time zone."""
+    """A testing centre offering slots in its own time zone.
+
+    `schedule` is its weekly schedule (`slot_minutes`, `examiners`, `weekly`),
+    None when it has none.
+    """
 
     id: uuid.UUID
     code: str
@@ -49,19 +53,22 @@ class Hub:
     active: bool
     created_at: dt.datetime
     updated_at: dt.datetime
+    schedule: Mapping[str, Any] | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Hub:
         """Parse the service's hub representation."""
+        schedule = data.get("schedule")
         return cls(id=uuid.UUID(data["id"]), code=data["code"], name=data["name"],
                    timezone=data["timezone"], active=bool(data["active"]),
                    created_at=parse_datetime(data["created_at"]),
-                   updated_at=parse_datetime(data["updated_at"]))
+                   updated_at=parse_datetime(data["updated_at"]),
+                   schedule=None if schedule is None else MappingProxyType(dict(schedule)))
 
 
 @dataclass(frozen=True)
 class Slot:
-    """One bookable time slot; `status` is `available`, `locked` or `booked`."""
+    """One time slot; `status` is `available`, `locked`, `booked` or `withdrawn` (by an admin)."""
 
     id: uuid.UUID
     hub_id: uuid.UUID
@@ -111,7 +118,9 @@ class Booking:
     `locked_until` is when a pending hold expires; None once it is settled.
     `waitlist_entry_id` names the waitlist entry a pending booking was offered
     to (confirm to accept, cancel to decline); None for an ordinary hold and
-    from services older than the waitlist.
+    from services older than the waitlist. `cancel_reason` says why a
+    cancelled booking was cancelled (`candidate`, `hold_expired`, `swapped`,
+    `hub_closed`, `slot_withdrawn`); None otherwise and from older services.
     """
 
     id: uuid.UUID
@@ -125,6 +134,7 @@ class Booking:
     ends_at: dt.datetime
     created_at: dt.datetime
     waitlist_entry_id: uuid.UUID | None = None
+    cancel_reason: str | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Booking:
@@ -136,7 +146,85 @@ class Booking:
                    starts_at=parse_datetime(data["starts_at"]),
                    ends_at=parse_datetime(data["ends_at"]),
                    created_at=parse_datetime(data["created_at"]),
-                   waitlist_entry_id=_optional_uuid(data.get("waitlist_entry_id")))
+                   waitlist_entry_id=_optional_uuid(data.get("waitlist_entry_id")),
+                   cancel_reason=data.get("cancel_reason"))
+
+
+@dataclass(frozen=True)
+class BookingPage:
+    """One page of a candidate's bookings, newest first; `next_cursor` None on the last page."""
+
+    bookings: tuple[Booking, ...]
+    next_cursor: str | None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> BookingPage:
+        """Parse the service's `GET /api/v1/bookings` answer."""
+        return cls(bookings=tuple(Booking.from_json(item) for item in data["bookings"]),
+                   next_cursor=data.get("next_cursor"))
+
+
+@dataclass(frozen=True)
+class DaySheetRow:
+    """One pending or confirmed booking on a hub's day, with its slot and the candidate's email."""
+
+    booking_id: uuid.UUID
+    candidate_id: uuid.UUID
+    status: str
+    contact_email: str
+    slot_id: uuid.UUID
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    lane: int
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DaySheetRow:
+        """Parse one row of the service's day sheet."""
+        return cls(booking_id=uuid.UUID(data["booking_id"]),
+                   candidate_id=uuid.UUID(data["candidate_id"]), status=data["status"],
+                   contact_email=data["contact_email"], slot_id=uuid.UUID(data["slot_id"]),
+                   starts_at=parse_datetime(data["starts_at"]),
+                   ends_at=parse_datetime(data["ends_at"]), lane=int(data["lane"]))
+
+
+@dataclass(frozen=True)
+class DaySheet:
+    """A hub's local `date`: its active bookings by slot start, then lane (admin only)."""
+
+    hub_id: uuid.UUID
+    date: dt.date
+    timezone: str
+    bookings: tuple[DaySheetRow, ...]
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DaySheet:
+        """Parse the service's `GET /api/v1/hubs/{id}/bookings` answer."""
+        return cls(hub_id=uuid.UUID(data["hub_id"]), date=dt.date.fromisoformat(data["date"]),
+                   timezone=data["timezone"],
+                   bookings=tuple(DaySheetRow.from_json(item) for item in data["bookings"]))
+
+
+@dataclass(frozen=True)
+class HubClosure:
+    """A hub closed for a window: how many slots were withdrawn, which bookings were
+    cancelled, and which waitlist entries were made to rebook their candidates first."""
+
+    id: uuid.UUID
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    reason: str
+    slots_withdrawn: int
+    bookings_cancelled: tuple[uuid.UUID, ...]
+    waitlist_entries: tuple[uuid.UUID, ...]
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> HubClosure:
+        """Parse the service's `POST /api/v1/hubs/{id}/closures` answer."""
+        return cls(id=uuid.UUID(data["id"]), starts_at=parse_datetime(data["starts_at"]),
+                   ends_at=parse_datetime(data["ends_at"]), reason=data["reason"],
+                   slots_withdrawn=int(data["slots_withdrawn"]),
+                   bookings_cancelled=tuple(uuid.UUID(i) for i in data["bookings_cancelled"]),
+                   waitlist_entries=tuple(uuid.UUID(i) for i in data["waitlist_entries"]))
 
 
 @dataclass(frozen=True)

@@ -92,7 +92,7 @@ class ScriptedServer:
             def do_GET(self) -> None:
                 self._answer()
 
-            do_POST = do_DELETE = do_GET
+            do_POST = do_DELETE = do_PATCH = do_GET
 
             def log_message(self, *args: Any) -> None:
                 pass
