@@ -95,8 +95,7 @@ def actions(deployment: Deployment) -> dict:
 
 
 def test_nemesis_keeps_every_invariant(deployment, nemesis_seconds, nemesis_seed, figures):
-    # Enough days that confirmed bookings (which stay) leave free slots to the end of a long run.
-    hub_id, days, hot_slots, slot_count = deployment.seed(days=3 + int(nemesis_seconds // 100), per_day=60)
+    hub_id, days, hot_slots, slot_count = deployment.seed(days=4, per_day=60)
     faults = plan(nemesis_seed, nemesis_seconds)
     figures(f"seed {nemesis_seed} (replay: --nemesis-seed {nemesis_seed}), {nemesis_seconds:.0f} s, "
             f"{len(faults)} faults: {dict(Counter(f.kind for f in faults))}")

@@ -5,7 +5,8 @@ seeded random generator:
 
 - **candidates** list a day at the hub, hold a listed slot for a new candidate,
   then confirm it (and, now and then, cancel it after all), cancel it, or leave
-  it to run out;
+  it to run out; when a day they list is nearly full, the oldest confirmed test
+  still standing is cancelled, so slots keep coming back however long it runs;
 - **stormers** hammer a few hot slots with holds, each for a new candidate, as
   bots do when a popular slot frees up, and cancel what they win;
 - **waiters** join the waitlist for a new candidate, look at their entry, and
@@ -29,6 +30,8 @@ import requests
 import urllib3
 
 from tests.conftest import API_KEY
+
+SCARCE = 8  # fewer free slots than this on a day listed: a candidate gives a confirmed test back
 
 # What each kind of request may answer, apart from a 503 with Retry-After.
 EXPECTED = {
@@ -82,6 +85,7 @@ class MixedLoad:
         self.timeout, self.pause = timeout, pause
         self.answers: list[Answer] = []
         self.tally = Tally()
+        self._confirmed_order: list[str] = []  # confirmed booking ids, oldest first
         self._lock = threading.Lock()
         self._turn = 0
         self._stop = threading.Event()
@@ -121,6 +125,8 @@ class MixedLoad:
                                     params={"hub": self.hub_id, "date": day})
                 if listed.status == 200:
                     free[day] = [slot["id"] for slot in listed.body["slots"]]
+                    if len(free[day]) < SCARCE:
+                        self._give_one_back(http)
                 if not free.get(day):
                     self._stop.wait(0.05)
                     continue
@@ -186,7 +192,17 @@ class MixedLoad:
         if confirmed.status == 200:
             with self._lock:
                 self.tally.confirmed.add(booking_id)
+                self._confirmed_order.append(booking_id)
         return confirmed.status == 200
+
+    def _give_one_back(self, http: requests.Session) -> None:
+        """The oldest confirmed booking still standing is cancelled: slots keep coming back however long
+        the load runs, instead of the hub filling up with confirmed tests."""
+        with self._lock:
+            standing = [booking for booking in self._confirmed_order if booking in self.tally.confirmed]
+            self._confirmed_order = standing[1:]
+        if standing:
+            self._cancel_confirmed(http, standing[0])
 
     def _cancel_confirmed(self, http: requests.Session, booking_id: str) -> None:
         with self._lock:  # whatever the answer, this confirm is no longer expected to stand
