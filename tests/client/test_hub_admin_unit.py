@@ -29,6 +29,7 @@ ROW = {"booking_id": BOOKING_ID, "candidate_id": CANDIDATE_ID, "status": "confir
        "contact_email": "ana@example.com", "slot_id": SLOT_ID, "starts_at": "2026-11-28T13:00:00Z",
        "ends_at": "2026-11-28T13:30:00+00:00", "lane": 2}
 SECOND_ID = "0b6c5f4e-3d2a-4c1b-8a9f-7e6d5c4b3a22"
+LISTED = {k: v for k, v in BOOKING.items() if k != "contact_email"}  # a page's booking: no email
 
 
 def test_update_hub_sends_only_what_is_given_and_parses_the_hub(serve, make_client):
@@ -95,8 +96,8 @@ def test_day_sheet_asks_for_the_local_date_and_parses_each_row(serve, make_clien
 
 
 def test_candidate_bookings_sends_only_the_given_parameters(serve, make_client):
-    page = {"bookings": [BOOKING, {**BOOKING, "id": SECOND_ID, "status": "cancelled",
-                                   "cancel_reason": "hub_closed"}], "next_cursor": "abc"}
+    page = {"bookings": [LISTED, {**LISTED, "id": SECOND_ID, "status": "cancelled",
+                                  "cancel_reason": "hub_closed"}], "next_cursor": "abc"}
     server = serve([Reply(200, page)])
     client = make_client(server.url)
     first = client.candidate_bookings(uuid.UUID(CANDIDATE_ID))
@@ -108,11 +109,12 @@ def test_candidate_bookings_sends_only_the_given_parameters(serve, make_client):
     assert first == second and isinstance(first, BookingPage) and first.next_cursor == "abc"
     assert [b.id for b in first.bookings] == [uuid.UUID(BOOKING_ID), uuid.UUID(SECOND_ID)]
     assert [b.cancel_reason for b in first.bookings] == [None, "hub_closed"]
+    assert [b.contact_email for b in first.bookings] == [None, None]
 
 
 def test_iter_candidate_bookings_follows_the_cursor_to_the_last_page(serve, make_client):
-    pages = {None: ({"bookings": [BOOKING], "next_cursor": "p2"}),
-             "p2": ({"bookings": [{**BOOKING, "id": SECOND_ID}], "next_cursor": None})}
+    pages = {None: ({"bookings": [LISTED], "next_cursor": "p2"}),
+             "p2": ({"bookings": [{**LISTED, "id": SECOND_ID}], "next_cursor": None})}
 
     def route(request: Recorded) -> Reply:
         return Reply(200, pages[request.query.get("cursor", [None])[0]])
