@@ -212,12 +212,16 @@ class DaySheet:
 @dataclass(frozen=True)
 class HubClosure:
     """A hub closed for a window: how many slots were withdrawn, which bookings were
-    cancelled, and which waitlist entries were made to rebook their candidates first."""
+    cancelled, and which waitlist entries were made to rebook their candidates first
+    (none unless `rebook`). `created_at` is when the closure was made."""
 
     id: uuid.UUID
+    hub_id: uuid.UUID
     starts_at: dt.datetime
     ends_at: dt.datetime
     reason: str
+    rebook: bool
+    created_at: dt.datetime
     slots_withdrawn: int
     bookings_cancelled: tuple[uuid.UUID, ...]
     waitlist_entries: tuple[uuid.UUID, ...]
@@ -225,8 +229,10 @@ class HubClosure:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> HubClosure:
         """Parse the service's `POST /api/v1/hubs/{id}/closures` answer."""
-        return cls(id=uuid.UUID(data["id"]), starts_at=parse_datetime(data["starts_at"]),
+        return cls(id=uuid.UUID(data["id"]), hub_id=uuid.UUID(data["hub_id"]),
+                   starts_at=parse_datetime(data["starts_at"]),
                    ends_at=parse_datetime(data["ends_at"]), reason=data["reason"],
+                   rebook=bool(data["rebook"]), created_at=parse_datetime(data["created_at"]),
                    slots_withdrawn=int(data["slots_withdrawn"]),
                    bookings_cancelled=tuple(uuid.UUID(i) for i in data["bookings_cancelled"]),
                    waitlist_entries=tuple(uuid.UUID(i) for i in data["waitlist_entries"]))

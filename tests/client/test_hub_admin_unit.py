@@ -14,13 +14,14 @@ from calendar_client import (
     BookingPage,
     DaySheet,
     DaySheetRow,
+    HubClosure,
     InvalidState,
     NotFound,
     TimezoneLocked,
     ValidationFailed,
 )
 
-from .payloads import BOOKING, BOOKING_ID, CANDIDATE_ID, HUB, HUB_ID, SLOT_ID, error
+from .payloads import BOOKING, BOOKING_ID, CANDIDATE_ID, ENTRY_ID, HUB, HUB_ID, SLOT, SLOT_ID, error
 from .servers import Recorded, Reply
 
 UTC = dt.timezone.utc
@@ -133,3 +134,32 @@ def test_an_invalid_page_query_is_validation_failed(serve, make_client):
     with pytest.raises(ValidationFailed) as info:
         make_client(server.url).candidate_bookings(CANDIDATE_ID, cursor="nope")
     assert info.value.errors == body["errors"]
+
+
+def test_withdraw_slot_sends_rebook_false_only_when_asked(serve, make_client):
+    withdrawn = {**SLOT, "status": "withdrawn"}
+    server = serve([Reply(200, withdrawn), Reply(200, withdrawn)])
+    client = make_client(server.url)
+    assert client.withdraw_slot(SLOT_ID).status == "withdrawn"
+    assert client.withdraw_slot(uuid.UUID(SLOT_ID), rebook=False).status == "withdrawn"
+    assert [(r.method, r.path, r.query) for r in server.requests] == [
+        ("DELETE", f"/api/v1/slots/{SLOT_ID}", {}),
+        ("DELETE", f"/api/v1/slots/{SLOT_ID}", {"rebook": ["false"]})]
+
+
+def test_close_hub_answers_every_field_of_the_closure(serve, make_client):
+    closure_id = "0f8e9a1c-2b3d-4e5f-8a9b-0c1d2e3f4a5b"
+    server = serve([Reply(201, {
+        "id": closure_id, "hub_id": HUB_ID, "starts_at": "2026-12-01T13:00:00+00:00",
+        "ends_at": "2026-12-02T23:00:00+00:00", "reason": "Snow", "rebook": False,
+        "created_at": "2026-11-30T18:02:11.5+00:00", "slots_withdrawn": 24,
+        "bookings_cancelled": [BOOKING_ID], "waitlist_entries": [ENTRY_ID]})])
+    closure = make_client(server.url).close_hub(HUB_ID, "2026-12-01T13:00:00+00:00",
+                                                "2026-12-02T23:00:00+00:00", "Snow", rebook=False)
+    assert closure == HubClosure(
+        id=uuid.UUID(closure_id), hub_id=uuid.UUID(HUB_ID),
+        starts_at=dt.datetime(2026, 12, 1, 13, tzinfo=UTC), ends_at=dt.datetime(2026, 12, 2, 23, tzinfo=UTC),
+        reason="Snow", rebook=False, created_at=dt.datetime(2026, 11, 30, 18, 2, 11, 500000, tzinfo=UTC),
+        slots_withdrawn=24, bookings_cancelled=(uuid.UUID(BOOKING_ID),),
+        waitlist_entries=(uuid.UUID(ENTRY_ID),))
+    assert server.requests[0].json["rebook"] is False
