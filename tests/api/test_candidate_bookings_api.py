@@ -12,6 +12,7 @@ from app.services.bookings import cancel_booking, confirm_booking
 from tests.conftest import ADMIN_KEY, API_KEY
 from tests.support.factories import hold, make_hub, make_slots
 from tests.support.http import assert_error
+from tests.support.overdue import make_overdue
 
 CLIENT = {"Authorization": f"Bearer {API_KEY}"}
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -59,17 +60,6 @@ def walk(client, candidate, between=None, **params) -> list[str]:
             between()
 
 
-def run_out(app, booking_id: str) -> None:
-    """The hold's time is up (as if 15 minutes had passed); nothing has ended it yet."""
-    with app.app_context():
-        db.session.execute(text("UPDATE calendar.bookings SET hold_expires_at = now() - interval '1 second'"
-                                " WHERE id = :id"), {"id": booking_id})
-        db.session.execute(text("UPDATE calendar.slots SET locked_until = now() - interval '1 second'"
-                                " WHERE id = (SELECT slot_id FROM calendar.bookings WHERE id = :id)"),
-                           {"id": booking_id})
-        db.session.commit()
-
-
 def test_newest_first_active_by_default_every_status_with_all(app, client, slots, candidate):
     confirmed = book(app, slots[0], candidate)
     cancelled = book(app, slots[1], candidate, then="cancel")
@@ -106,7 +96,8 @@ def test_no_email_is_in_the_answer(app, client, slots, candidate):
 def test_a_hold_that_ran_out_is_expired_not_pending(app, client, slots, candidate):
     confirmed = book(app, slots[0], candidate)
     lapsed = book(app, slots[1], candidate, then=None)
-    run_out(app, lapsed)
+    with app.app_context():  # the hold's time is up; nothing has ended it yet
+        make_overdue(lapsed)
     assert [b["id"] for b in page(client, candidate)["bookings"]] == [confirmed]
     every = page(client, candidate, status="all")["bookings"]
     assert [(b["id"], b["status"]) for b in every] == [(lapsed, "expired"), (confirmed, "confirmed")]
