@@ -222,9 +222,10 @@ def _rebook(session: Session, hub: Hub, bookings: list[Booking], now: datetime) 
     """
     if not bookings:
         return []
-    # Held since before the slots' locks (_lock_candidates_on), unless the booking was confirmed
-    # in between: then its candidate is locked only now (a deadlock with their own hold, should
-    # one ever cross this, is broken by PostgreSQL and the closure tried again: _retried).
+    # Held since before the slots' locks (_lock_candidates_on), unless the booking was made and
+    # confirmed in between: then its candidate is locked only now. Should a hold of theirs in the
+    # window cross that, PostgreSQL fails one side of the deadlock: the closure is tried again
+    # (_retried), a hold answers 503 with Retry-After.
     locks.lock_candidates(session, [booking.candidate_id for booking in bookings])
     tz = ZoneInfo(hub.timezone)
     today = now.astimezone(tz).date()
