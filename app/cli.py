@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Iterator
 from zoneinfo import ZoneInfo
@@ -164,15 +164,28 @@ def seed_demo_command() -> None:
     click.echo(json.dumps(result))
 
 
-def _when(value: str, hub, end_of_day: bool):
-    """A --from/--to value as an aware instant: a date is the hub's local midnight (--to: the next
-    one, so the day is closed whole), a time without an offset is the hub's local time."""
+# The closure's fields as the command's options name them, for its one-line errors.
+_CLOSURE_OPTIONS = {"starts_at": "--from", "ends_at": "--to", "reason": "--reason"}
+
+
+def _when(value: str, hub, option: str) -> datetime:
+    """A --from/--to value as an aware instant: a date (2026-12-01 or 20261201) is the hub's local
+    midnight (--to: the next one, so the day is closed whole), a time without an offset is the
+    hub's local time. ClickException, one line, for anything else."""
     try:
-        moment = datetime.fromisoformat(value)
+        day = date.fromisoformat(value)  # exactly a date, in any ISO 8601 spelling
     except ValueError:
-        raise click.BadParameter(f"{value!r}: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[+HH:MM]") from None
-    if end_of_day and len(value) == 10:
-        moment += timedelta(days=1)
+        day = None
+    try:
+        if day is None:
+            moment = datetime.fromisoformat(value)
+        else:
+            moment = datetime.combine(day + timedelta(days=1) if option == "--to" else day, time(0))
+    except ValueError:
+        raise click.ClickException(f"{option}: {value!r}: expected YYYY-MM-DD or "
+                                   "YYYY-MM-DDTHH:MM[+HH:MM]") from None
+    except OverflowError:  # the day after 9999-12-31
+        raise click.ClickException(f"{option}: {value!r} is out of range") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(hub.timezone))
 
 
@@ -190,31 +203,27 @@ def close_hub_command(code: str, first: str, last: str, reason: str, no_rebook: 
     Does what POST /api/v1/hubs/{id}/closures does, and prints it: the
     closure's id, how many slots it withdrew, the bookings it cancelled and
     the waitlist entries their candidates now wait in (unless --no-rebook).
+    Every refusal is one line.
     """
-    problems = ClosureCreateSchema(only=("reason",)).validate({"reason": reason})
-    if problems:
-        raise click.BadParameter(" ".join(problems["reason"]), param_hint="--reason")
     try:
         hub = hubs.find_hub(code)
-        done = closures.close_hub(closures.ClosureRequest(
-            hub.id, _when(first, hub, end_of_day=False), _when(last, hub, end_of_day=True), reason,
-            rebook=not no_rebook))
+        start, end = _when(first, hub, "--from"), _when(last, hub, "--to")
+        data = ClosureCreateSchema().load({"starts_at": start.isoformat(), "ends_at": end.isoformat(),
+                                           "reason": reason, "rebook": not no_rebook})
+        done = closures.close_hub(closures.ClosureRequest(hub.id, **data))
+    except ValidationError as exc:
+        named = {_CLOSURE_OPTIONS.get(field, field): problems for field, problems in exc.messages.items()}
+        raise click.ClickException("; ".join(_error_lines(named))) from None
     except DomainError as exc:
-        raise click.ClickException(_one_line(exc)) from None
+        located = exc.fields.get("errors") or {}
+        details = [line for where in located.values() for line in _error_lines(where)]
+        raise click.ClickException("; ".join([exc.message, *details])) from None
     click.echo(f"closed {hub.code} from {done['starts_at']} to {done['ends_at']}: closure {done['id']}")
     click.echo(f"slots withdrawn: {done['slots_withdrawn']}")
     click.echo(f"bookings cancelled: {len(done['bookings_cancelled'])} {' '.join(done['bookings_cancelled'])}"
                .rstrip())
     click.echo(f"waitlist entries: {len(done['waitlist_entries'])} {' '.join(done['waitlist_entries'])}"
                .rstrip())
-
-
-def _one_line(error: DomainError) -> str:
-    """A domain error as one line: its message, then each field's complaint."""
-    fields = error.fields.get("errors") or {}
-    details = [f"{name}: {' '.join(problems)}"
-               for where in fields.values() for name, problems in where.items()]
-    return "; ".join([error.message, *details])
 
 
 @click.command("worker")

@@ -42,7 +42,10 @@ class Bookings(MethodView):
         """A candidate's bookings, newest first, a page at a time.
 
         Pending and confirmed only, or every status with `status=all`. Follow `next_cursor` for
-        the next page; bookings made meanwhile never repeat an entry or push one out of the pages.
+        the next page; a booking made meanwhile never repeats one or pushes one out of the pages,
+        but one whose transaction began before a page was read may sort behind its cursor (a new
+        walk from the first page shows it). No `contact_email`: the day sheet is the only answer
+        that shows emails to anyone but the booking's own reader.
         """
         return candidate_bookings(query["candidate_id"], every_status=query.get("status") == "all",
                                   limit=query["limit"], after=query.get("cursor"))

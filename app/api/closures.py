@@ -41,9 +41,15 @@ class HubClosures(MethodView):
         """Close a hub for a window (admin): its slots there are withdrawn, their bookings cancelled.
 
         Pending and confirmed bookings on those slots are cancelled (`cancel_reason` hub_closed);
-        with `rebook` (the default) each candidate whose confirmed booking was cancelled waits on
-        the hub's waitlist ahead of everyone who joined after that booking was made, for today ..
-        the old date + 28 days. Withdrawn slots are never listed, held or offered again.
+        a hold that had already run out ends as expired, hold_expired, and is not listed in
+        bookings_cancelled. An offer on a withdrawn slot is cancelled too, and its waitlist entry
+        waits again in its place. With `rebook` (the default) each candidate whose confirmed
+        booking was cancelled waits on the hub's waitlist ahead of everyone who joined after that
+        booking was made, for today .. the old date + 28 days, with no strikes. That entry is the
+        service's doing: WAITLIST_MAX_ENTRIES and WAITLIST_MAX_DAYS do not refuse it (it may take
+        the candidate past the cap), but it counts toward the cap for the candidate's own joins.
+        Withdrawn slots are never listed, held or offered again, and a closure cannot be undone:
+        their times stay taken (adding a slot there is a 409 slot_overlap).
         """
         return jsonify(close_hub(ClosureRequest(hub_id=hub_id, **data), call)), 201
 
@@ -61,6 +67,8 @@ class SlotById(MethodView):
     def delete(self, query, slot_id: UUID):
         """Withdraw a slot (admin); its booking is cancelled (`cancel_reason` slot_withdrawn).
 
-        Withdrawing a withdrawn slot answers it again (200).
+        As a closure does for each of its slots: a hold that had already run out ends as expired,
+        and a confirmed booking's candidate is rebooked first in line unless `rebook=false`.
+        Withdrawing a withdrawn slot answers it again (200); it cannot be undone.
         """
         return withdraw_slot(slot_id, query["rebook"])

@@ -62,11 +62,19 @@ offers run out pauses until `POST /api/v1/waitlist/{id}/resume`.
 ## Keys
 
 Send a key as `Authorization: Bearer <key>`. Reading hubs and slots, and `/health`, needs no key.
-Bookings, the waitlist and the event feed need a client key (`bearerAuth`, one of `API_KEYS`);
-creating hubs, publishing slots, closing hubs and withdrawing slots needs an admin key
-(`adminAuth`, one of `ADMIN_API_KEYS`), which is a client key too. No key or an unknown one is a
-401; a client key where an admin key is needed, a 403. Holds are rate limited per candidate: a 429
-says when to retry (`Retry-After`).
+Bookings (a candidate's bookings too: `GET /api/v1/bookings?candidate_id=`), the waitlist and the
+event feed need a client key (`bearerAuth`, one of `API_KEYS`). An admin key (`adminAuth`, one of
+`ADMIN_API_KEYS`, which is a client key too) is needed to run hubs:
+
+- create a hub: `POST /api/v1/hubs`;
+- publish slots: `POST /api/v1/hubs/{id}/slots`;
+- amend a hub: `PATCH /api/v1/hubs/{id}`;
+- read a hub's day sheet, with the candidates' emails: `GET /api/v1/hubs/{id}/bookings`;
+- close a hub for a window: `POST /api/v1/hubs/{id}/closures`;
+- withdraw a slot: `DELETE /api/v1/slots/{id}`.
+
+No key or an unknown one is a 401; a client key where an admin key is needed, a 403. Holds are
+rate limited per candidate: a 429 says when to retry (`Retry-After`).
 
 Every error has one JSON shape: `code`, `status` and `message`, with `error` on a 409 and the
 invalid fields under `errors` on a 422.

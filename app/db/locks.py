@@ -8,6 +8,7 @@ function and every statement here take them as parameters.
 from __future__ import annotations
 
 import zlib
+from typing import Iterable
 from uuid import UUID
 
 from sqlalchemy import text
@@ -22,8 +23,18 @@ SLOT_HORIZON = (WORKER, 4)  # publishing scheduled hubs' slots SLOT_HORIZON_DAYS
 
 
 def candidate_lock(candidate_id: UUID) -> tuple[int, int]:
-    """The lock that serialises one candidate's holds (the hold cap's count-then-insert)."""
+    """The lock that serialises one candidate's holds and waitlist entries (each cap's count-then-insert)."""
     return CANDIDATE_HOLDS, zlib.crc32(candidate_id.bytes) - 2**31
+
+
+def lock_candidates(session: Session, candidate_ids: Iterable[UUID]) -> None:
+    """Take the candidates' locks for the rest of the transaction, waiting for each.
+
+    In ascending lock order, so two callers locking overlapping sets cannot
+    deadlock on each other. A lock this transaction holds already is taken again at once.
+    """
+    for cls, lock_id in sorted({candidate_lock(candidate_id) for candidate_id in candidate_ids}):
+        session.execute(text("SELECT pg_advisory_xact_lock(:cls, :id)"), {"cls": cls, "id": lock_id})
 
 
 def try_lead(session: Session, lock: tuple[int, int]) -> bool:

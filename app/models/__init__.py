@@ -4,8 +4,8 @@ from app.models.closure import HubClosure
 from app.models.hub import SLOT_STATUSES, Hub, Slot
 from app.models.records import IdempotencyRecord, OutboxEvent
 from app.models.schedule import ScheduleDay
-from app.models.waitlist import ACTIVE_WAITLIST_STATUSES, WaitlistEntry, WaitlistPass
+from app.models.waitlist import ACTIVE_ENTRY, ACTIVE_WAITLIST_STATUSES, WaitlistEntry, WaitlistPass
 
-__all__ = ["ACTIVE_STATUSES", "ACTIVE_WAITLIST_STATUSES", "BOOKING_STATUSES", "CANCEL_REASONS", "Booking",
-           "Hub", "HubClosure", "IdempotencyRecord", "OutboxEvent", "SLOT_STATUSES", "ScheduleDay", "Slot",
-           "WaitlistEntry", "WaitlistPass"]
+__all__ = ["ACTIVE_ENTRY", "ACTIVE_STATUSES", "ACTIVE_WAITLIST_STATUSES", "BOOKING_STATUSES",
+           "CANCEL_REASONS", "Booking", "Hub", "HubClosure", "IdempotencyRecord", "OutboxEvent",
+           "SLOT_STATUSES", "ScheduleDay", "Slot", "WaitlistEntry", "WaitlistPass"]

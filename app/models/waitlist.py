@@ -12,7 +12,8 @@ from app.models.types import UTCDateTime
 
 WAITLIST_STATUSES = ("waiting", "offered", "paused", "fulfilled", "left")
 ACTIVE_WAITLIST_STATUSES = ("waiting", "offered", "paused")
-_ACTIVE = text(f"status IN {ACTIVE_WAITLIST_STATUSES!r}")
+# The predicate of the partial indexes on active entries; ON CONFLICT names it to find the unique one.
+ACTIVE_ENTRY = text(f"status IN {ACTIVE_WAITLIST_STATUSES!r}")
 
 
 class WaitlistEntry(db.Model):
@@ -28,12 +29,12 @@ class WaitlistEntry(db.Model):
         CheckConstraint(f"status IN {WAITLIST_STATUSES!r}", name="status"),
         CheckConstraint("to_date >= from_date", name="date_order"),
         Index("uq_waitlist_entries_active_candidate_hub", "candidate_id", "hub_id", unique=True,
-              postgresql_where=_ACTIVE),
+              postgresql_where=ACTIVE_ENTRY),
         # Who is next at a hub: the waiting entries in join order.
         Index("ix_waitlist_entries_waiting", "hub_id", "joined_at", "id",
               postgresql_where=text("status = 'waiting'")),
         # A candidate's active entries (the limit; eligibility after their hold ends).
-        Index("ix_waitlist_entries_candidate", "candidate_id", postgresql_where=_ACTIVE),
+        Index("ix_waitlist_entries_candidate", "candidate_id", postgresql_where=ACTIVE_ENTRY),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

@@ -1,4 +1,9 @@
-"""A candidate's bookings, a page at a time: the query, the page, and the opaque cursor between pages."""
+"""A candidate's bookings, a page at a time: the query, the page, and the opaque cursor between pages.
+
+A page carries no email: the platform's backend knows its candidate's already,
+and the day sheet is the only answer that shows emails to anyone but the
+booking's own reader (the proxy forwards this one for any candidate id).
+"""
 from __future__ import annotations
 
 import base64
@@ -17,8 +22,9 @@ _NOT_OURS = "Not a cursor this service gave."
 class BookingCursor(fields.String):
     """Where a page ended: the last booking's (created_at, id), as base64url text.
 
-    Opaque to callers; keyset pagination, so bookings made while a caller
-    pages are never skipped or repeated (they are newer than every page).
+    Opaque to callers. Keyset pagination: a booking made while a caller pages
+    is newer than the pages already read, so it repeats none and pushes none
+    out (see app.services.candidate_bookings for the one way it can be missed).
     """
 
     def _serialize(self, value, attr, obj, **kwargs):
@@ -54,8 +60,15 @@ class CandidateBookingsQuerySchema(Schema):
         "description": "`next_cursor` of the previous page; without it, the first page"})
 
 
+class CandidateBookingSchema(BookingSchema):
+    """A booking as `GET /api/v1/bookings/{id}` shows it, without `contact_email`."""
+
+    class Meta:
+        exclude = ("contact_email",)
+
+
 class BookingPageSchema(Schema):
-    bookings = fields.List(fields.Nested(BookingSchema), metadata={
-        "description": "Newest first (by creation, then id)"})
+    bookings = fields.List(fields.Nested(CandidateBookingSchema), metadata={
+        "description": "Newest first (by creation, then id); no contact_email"})
     next_cursor = BookingCursor(attribute="next_after", allow_none=True, metadata={
         "description": "Pass as `cursor` for the next page; null on the last page"})

@@ -31,10 +31,11 @@ class ClosureSchema(Schema):
     slots_withdrawn = fields.Integer(metadata={"description": "Slots this closure withdrew (not those "
                                                               "withdrawn before, nor those already started)"})
     bookings_cancelled = fields.List(fields.UUID(), metadata={
-        "description": "Pending and confirmed bookings it cancelled (cancel_reason hub_closed)"})
+        "description": "Pending and confirmed bookings it cancelled (cancel_reason hub_closed); a hold "
+                       "that had already run out expired instead (hold_expired) and is not listed"})
     waitlist_entries = fields.List(fields.UUID(), metadata={
         "description": "With rebook: the waitlist entries the cancelled confirmed bookings' candidates "
-                       "wait in"})
+                       "wait in (made even past WAITLIST_MAX_ENTRIES)"})
 
 
 class WithdrawQuerySchema(Schema):

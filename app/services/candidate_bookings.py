@@ -1,8 +1,13 @@
 """A candidate's bookings, newest first, a page at a time (for the platform's backend).
 
-Pages are keyed on (created_at, id), never on an offset: a booking made
-while someone pages through is newer than every page already read, so it
-neither repeats nor pushes another booking past a page boundary.
+Pages are keyed on (created_at, id), never on an offset, so a booking made
+while someone pages through neither repeats one nor pushes one past a page
+boundary. It is not always on a later page, though: `created_at` is the
+start of the transaction that wrote it (PostgreSQL's now()), so a booking
+whose transaction began before a page was read and committed after can sort
+behind a cursor already handed out, and that walk misses it (a hold is one
+statement, so this takes an offer or a hold racing the read; a new walk from
+the first page shows it). The answer carries no emails (its own schema).
 """
 from __future__ import annotations
 

@@ -18,8 +18,14 @@ an entry for today .. the old date + REBOOK_DAYS, its `joined_at` the
 booking's `created_at`, offered a slot at once when one is free. A candidate
 who already waits at the hub keeps their one entry: it takes the earlier
 `joined_at`, the wider range, waits again if it was paused, and stops being
-a swap of the cancelled booking. Offers on withdrawn slots return their
-entries to `waiting`, with no strike.
+a swap of the cancelled booking. Losing the booking was the service's doing,
+not the candidate's, so the entry has no strikes, and neither
+WAITLIST_MAX_ENTRIES nor WAITLIST_MAX_DAYS refuses it; it does count toward
+the candidate's cap for their own joins. Like a join, the rebooking holds the
+candidate's advisory lock (taken before the slots', the order every writer
+uses), so a join of theirs in parallel counts the rebooked entry. Offers on
+withdrawn slots return their entries to `waiting`, with no strike and no
+waitlist event (their bookings' BookingCancelled says what happened).
 """
 from __future__ import annotations
 
@@ -29,33 +35,24 @@ from typing import Callable
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, literal_column, select, text, update
+from sqlalchemy import Select, case, func, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from app.db import uow
+from app.db import locks, uow
 from app.db.clock import db_now
 from app.errors import InvalidRequest, InvalidState, NotFound
 from app.events import booking_event_data, record_event
-from app.models import (
-    ACTIVE_STATUSES,
-    ACTIVE_WAITLIST_STATUSES,
-    Booking,
-    Hub,
-    HubClosure,
-    Slot,
-    WaitlistEntry,
-)
+from app.models import ACTIVE_ENTRY, ACTIVE_STATUSES, Booking, Hub, HubClosure, Slot, WaitlistEntry
 from app.schemas.closure import render_closure
 from app.services import idempotency, waitlist
 from app.services.expiry import expire_holds
+from app.services.schedule import locked_hub
 
 MAX_WINDOW = timedelta(days=31)
 REBOOK_DAYS = 28
 DEADLOCK_DETECTED = "40P01"
-# The predicate of the one-active-entry index, spelt as the model spells it, for ON CONFLICT to find it.
-_ACTIVE_ENTRY = text(f"status IN {ACTIVE_WAITLIST_STATUSES!r}")
 
 
 @dataclass(frozen=True)
@@ -105,7 +102,7 @@ def _retried(attempt: Callable):
 def _close(request: ClosureRequest, call) -> dict:
     with uow.unit_of_work() as session:
         now = db_now(session)
-        hub = session.scalar(select(Hub).where(Hub.id == request.hub_id).with_for_update(key_share=True))
+        hub = locked_hub(session, request.hub_id)
         if hub is None:
             raise NotFound("hub not found")
         _check_window(request, now)
@@ -113,11 +110,12 @@ def _close(request: ClosureRequest, call) -> dict:
                              reason=request.reason, rebook=request.rebook, created_at=now)
         session.add(closure)
         session.flush()
-        slot_ids = session.scalars(
-            select(Slot.id).where(Slot.hub_id == hub.id, Slot.starts_at < request.ends_at,
-                                  Slot.ends_at > request.starts_at, Slot.starts_at > now,
-                                  Slot.status != "withdrawn")
-            .order_by(Slot.id).with_for_update()).all()
+        in_window = select(Slot.id).where(Slot.hub_id == hub.id, Slot.starts_at < request.ends_at,
+                                          Slot.ends_at > request.starts_at, Slot.starts_at > now,
+                                          Slot.status != "withdrawn")
+        if request.rebook:
+            _lock_candidates_on(session, in_window)
+        slot_ids = session.scalars(in_window.order_by(Slot.id).with_for_update()).all()
         done = _withdraw(session, hub, slot_ids, now, "hub_closed", closure, request.rebook)
         body = render_closure(closure, done)
         idempotency.remember(session, call, 201, body)
@@ -127,6 +125,8 @@ def _close(request: ClosureRequest, call) -> dict:
 def _withdraw_one(slot_id: UUID, rebook: bool) -> Slot:
     with uow.unit_of_work() as session:
         now = db_now(session)
+        if rebook:
+            _lock_candidates_on(session, select(Slot.id).where(Slot.id == slot_id))
         slot = session.scalar(select(Slot).where(Slot.id == slot_id).with_for_update()
                               .execution_options(populate_existing=True))
         if slot is None:
@@ -136,6 +136,17 @@ def _withdraw_one(slot_id: UUID, rebook: bool) -> Slot:
                 raise InvalidState("the slot has already started")
             _withdraw(session, session.get(Hub, slot.hub_id), [slot.id], now, "slot_withdrawn", None, rebook)
     return slot
+
+
+def _lock_candidates_on(session: Session, slots: Select) -> None:
+    """Take the advisory locks of the candidates with an active booking on `slots` (slot ids).
+
+    Before the slots' row locks: the hold rule and a join take a candidate's
+    lock first and a slot's after it, and taking them the other way round
+    could deadlock with a hold of that candidate's in the window.
+    """
+    locks.lock_candidates(session, session.scalars(select(Booking.candidate_id).where(
+        Booking.slot_id.in_(slots), Booking.status.in_(ACTIVE_STATUSES))).all())
 
 
 def _check_window(request: ClosureRequest, now: datetime) -> None:
@@ -204,12 +215,18 @@ def _slot_withdrawn_data(slot: Slot, cause: str, closure: HubClosure | None) -> 
 def _rebook(session: Session, hub: Hub, bookings: list[Booking], now: datetime) -> list[UUID]:
     """Put each candidate of these cancelled confirmed bookings on the hub's waitlist, first in line.
 
-    One upsert on the one-active-entry-per-candidate-and-hub index, so a
-    parallel join of the same candidate either comes first (and its entry is
-    moved up) or finds this one (already waiting).
+    Under each candidate's lock, as a join is: a join of theirs in parallel
+    (here or at another hub) either commits first, and its entry is moved up
+    here, or waits and then counts this one against WAITLIST_MAX_ENTRIES. One
+    upsert on the one-active-entry-per-candidate-and-hub index.
     """
     if not bookings:
         return []
+    # Held since before the slots' locks (_lock_candidates_on), unless the booking was made and
+    # confirmed in between: then its candidate is locked only now. Should a hold of theirs in the
+    # window cross that, PostgreSQL fails one side of the deadlock: the closure is tried again
+    # (_retried), a hold answers 503 with Retry-After.
+    locks.lock_candidates(session, [booking.candidate_id for booking in bookings])
     tz = ZoneInfo(hub.timezone)
     today = now.astimezone(tz).date()
     rows: dict[UUID, dict] = {}
@@ -223,11 +240,12 @@ def _rebook(session: Session, hub: Hub, bookings: list[Booking], now: datetime) 
     statement = pg_insert(WaitlistEntry).values(list(rows.values()))
     new, entry = statement.excluded, WaitlistEntry
     statement = statement.on_conflict_do_update(
-        index_elements=[entry.candidate_id, entry.hub_id], index_where=_ACTIVE_ENTRY,
+        index_elements=[entry.candidate_id, entry.hub_id], index_where=ACTIVE_ENTRY,
         set_={"joined_at": func.least(entry.joined_at, new.joined_at),
               "from_date": func.least(entry.from_date, new.from_date),
               "to_date": func.greatest(entry.to_date, new.to_date),
               "status": case((entry.status == "paused", "waiting"), else_=entry.status),
+              "strikes": 0,  # offers it let run out do not count against a rebooking of ours
               "swap_booking_id": case((entry.swap_booking_id.in_([b.id for b in bookings]), None),
                                       else_=entry.swap_booking_id),
               "updated_at": now}

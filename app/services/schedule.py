@@ -61,7 +61,7 @@ def _overlaps(candidate: Interval, taken: list[Interval]) -> bool:
     return any(lane == t_lane and start < t_end and end > t_start for t_start, t_end, t_lane in taken)
 
 
-def _locked_hub(session: Session, hub_id: UUID) -> Hub | None:
+def locked_hub(session: Session, hub_id: UUID) -> Hub | None:
     """The hub, re-read under a row lock that serialises every writer of its slots.
 
     FOR NO KEY UPDATE (not FOR UPDATE) so that rows referencing the hub (a
@@ -119,7 +119,7 @@ def generate_slots(hub: Hub, first_day: date, days: int,
     for offset in range(days):
         day = first_day + timedelta(days=offset)
         with unit_of_work() as session:
-            locked = _locked_hub(session, hub.id)
+            locked = locked_hub(session, hub.id)
             fresh = _publish_day(session, locked, day, again=True) if locked and locked.schedule else 0
         created += fresh
         if on_day is not None:
@@ -137,7 +137,7 @@ def publish_new_day(hub_id: UUID, day: date) -> int | None:
     with unit_of_work() as session:
         if not locks.try_lead(session, locks.SLOT_HORIZON):
             return None
-        hub = _locked_hub(session, hub_id)
+        hub = locked_hub(session, hub_id)
         if hub is None or not hub.active or not isinstance(hub.schedule, dict):
             return 0  # as unpublished_days would find it now: nothing to record
         return _publish_day(session, hub, day, again=False)

@@ -186,8 +186,7 @@ def join_waitlist(request: JoinRequest, call: idempotency.IdempotentCall | None 
             if hub is None:
                 raise HubNotFound()
             _check_dates(request, hub, now, config["WAITLIST_MAX_DAYS"])
-            session.execute(text("SELECT pg_advisory_xact_lock(:cls, :id)"),
-                            dict(zip(("cls", "id"), locks.candidate_lock(request.candidate_id), strict=True)))
+            locks.lock_candidates(session, [request.candidate_id])  # the cap's count-then-insert
             _check_swap(session, request)
             active = session.scalars(select(WaitlistEntry.hub_id).where(
                 WaitlistEntry.candidate_id == request.candidate_id,

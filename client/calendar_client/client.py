@@ -236,8 +236,10 @@ class CalendarClient:
 
         Pending and confirmed only, unless `status="all"`; `limit` per page
         (the service's default 20, at most 100); `cursor` is the previous page's
-        `next_cursor`. Bookings made while you page never repeat one or push
-        one out of the pages.
+        `next_cursor`. A booking made while you page never repeats one or pushes
+        one out of the pages; one whose transaction began before a page was read
+        may sort behind its cursor (a new walk from the first page shows it).
+        No emails: each booking's `contact_email` is None.
         """
         params = {"candidate_id": str(candidate_id), "status": status, "limit": limit,
                   "cursor": cursor}
@@ -303,11 +305,12 @@ class CalendarClient:
         return self._call(HubClosure.from_json, "POST", f"/api/v1/hubs/{_segment(hub_id)}/closures",
                           json=payload, idempotency_key=idempotency_key, request_id=request_id)
 
-    def withdraw_slot(self, slot_id: Id, *, request_id: str | None = None) -> Slot:
+    def withdraw_slot(self, slot_id: Id, *, rebook: bool = True, request_id: str | None = None) -> Slot:
         """Withdraw one slot (idempotent): never listed, held or offered again; its booking is
-        cancelled (`cancel_reason` `slot_withdrawn`). Answers the slot, status `withdrawn`."""
+        cancelled (`cancel_reason` `slot_withdrawn`) and, unless `rebook=False`, a confirmed
+        booking's candidate waits first in line at the hub. Answers the slot, status `withdrawn`."""
         return self._call(Slot.from_json, "DELETE", f"/api/v1/slots/{_segment(slot_id)}",
-                          request_id=request_id)
+                          params=None if rebook else {"rebook": "false"}, request_id=request_id)
 
     # -- the event feed --------------------------------------------------------
 

@@ -186,7 +186,8 @@ def create_calendar_proxy(client: CalendarClient | None = None, url_prefix: str 
         """A candidate's bookings, newest first: `candidate_id`, and `status`, `limit`, `cursor`.
 
         Only those parameters go to the service; it judges them. Which candidate a
-        caller may ask about is the host app's decision (`before_request`).
+        caller may ask about is the host app's decision (`before_request`); the
+        service's answer carries no emails, so asking about someone else shows none.
         """
         params = {name: request.args[name] for name in _BOOKING_PAGE_PARAMS if name in request.args}
         return forward("GET", "/api/v1/bookings", params=params)

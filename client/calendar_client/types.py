@@ -121,13 +121,15 @@ class Booking:
     from services older than the waitlist. `cancel_reason` says why a
     cancelled booking was cancelled (`candidate`, `hold_expired`, `swapped`,
     `hub_closed`, `slot_withdrawn`); None otherwise and from older services.
+    `contact_email` is None in a candidate's bookings (`candidate_bookings`):
+    that answer carries no emails.
     """
 
     id: uuid.UUID
     slot_id: uuid.UUID
     hub_id: uuid.UUID
     candidate_id: uuid.UUID
-    contact_email: str
+    contact_email: str | None
     status: str
     locked_until: dt.datetime | None
     starts_at: dt.datetime
@@ -141,7 +143,7 @@ class Booking:
         """Parse the service's booking representation."""
         return cls(id=uuid.UUID(data["id"]), slot_id=uuid.UUID(data["slot_id"]),
                    hub_id=uuid.UUID(data["hub_id"]), candidate_id=uuid.UUID(data["candidate_id"]),
-                   contact_email=data["contact_email"], status=data["status"],
+                   contact_email=data.get("contact_email"), status=data["status"],
                    locked_until=_optional_datetime(data.get("locked_until")),
                    starts_at=parse_datetime(data["starts_at"]),
                    ends_at=parse_datetime(data["ends_at"]),
@@ -152,7 +154,10 @@ class Booking:
 
 @dataclass(frozen=True)
 class BookingPage:
-    """One page of a candidate's bookings, newest first; `next_cursor` None on the last page."""
+    """One page of a candidate's bookings, newest first; `next_cursor` None on the last page.
+
+    The bookings carry no email (`contact_email` is None).
+    """
 
     bookings: tuple[Booking, ...]
     next_cursor: str | None
@@ -207,12 +212,16 @@ class DaySheet:
 @dataclass(frozen=True)
 class HubClosure:
     """A hub closed for a window: how many slots were withdrawn, which bookings were
-    cancelled, and which waitlist entries were made to rebook their candidates first."""
+    cancelled, and which waitlist entries were made to rebook their candidates first
+    (none unless `rebook`). `created_at` is when the closure was made."""
 
     id: uuid.UUID
+    hub_id: uuid.UUID
     starts_at: dt.datetime
     ends_at: dt.datetime
     reason: str
+    rebook: bool
+    created_at: dt.datetime
     slots_withdrawn: int
     bookings_cancelled: tuple[uuid.UUID, ...]
     waitlist_entries: tuple[uuid.UUID, ...]
@@ -220,8 +229,10 @@ class HubClosure:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> HubClosure:
         """Parse the service's `POST /api/v1/hubs/{id}/closures` answer."""
-        return cls(id=uuid.UUID(data["id"]), starts_at=parse_datetime(data["starts_at"]),
+        return cls(id=uuid.UUID(data["id"]), hub_id=uuid.UUID(data["hub_id"]),
+                   starts_at=parse_datetime(data["starts_at"]),
                    ends_at=parse_datetime(data["ends_at"]), reason=data["reason"],
+                   rebook=bool(data["rebook"]), created_at=parse_datetime(data["created_at"]),
                    slots_withdrawn=int(data["slots_withdrawn"]),
                    bookings_cancelled=tuple(uuid.UUID(i) for i in data["bookings_cancelled"]),
                    waitlist_entries=tuple(uuid.UUID(i) for i in data["waitlist_entries"]))

@@ -12,6 +12,7 @@ from app.services.bookings import cancel_booking, confirm_booking
 from tests.conftest import ADMIN_KEY, API_KEY
 from tests.support.factories import hold, make_hub, make_slots
 from tests.support.http import assert_error
+from tests.support.overdue import make_overdue
 
 CLIENT = {"Authorization": f"Bearer {API_KEY}"}
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -59,17 +60,6 @@ def walk(client, candidate, between=None, **params) -> list[str]:
             between()
 
 
-def run_out(app, booking_id: str) -> None:
-    """The hold's time is up (as if 15 minutes had passed); nothing has ended it yet."""
-    with app.app_context():
-        db.session.execute(text("UPDATE calendar.bookings SET hold_expires_at = now() - interval '1 second'"
-                                " WHERE id = :id"), {"id": booking_id})
-        db.session.execute(text("UPDATE calendar.slots SET locked_until = now() - interval '1 second'"
-                                " WHERE id = (SELECT slot_id FROM calendar.bookings WHERE id = :id)"),
-                           {"id": booking_id})
-        db.session.commit()
-
-
 def test_newest_first_active_by_default_every_status_with_all(app, client, slots, candidate):
     confirmed = book(app, slots[0], candidate)
     cancelled = book(app, slots[1], candidate, then="cancel")
@@ -80,17 +70,34 @@ def test_newest_first_active_by_default_every_status_with_all(app, client, slots
     assert set(body) == {"bookings", "next_cursor"} and body["next_cursor"] is None
     assert [b["id"] for b in body["bookings"]] == [pending, later, confirmed]
     alone = [client.get(f"/api/v1/bookings/{b['id']}").get_json() for b in body["bookings"]]
-    assert body["bookings"] == alone  # each as GET /bookings/{id} shows it
+    assert body["bookings"] == [{k: v for k, v in b.items() if k != "contact_email"} for b in alone]
     every = page(client, candidate, status="all")
     assert [b["id"] for b in every["bookings"]] == [pending, later, cancelled, confirmed]
     assert [b["status"] for b in every["bookings"]] == ["pending", "confirmed", "cancelled", "confirmed"]
     assert page(client, uuid.uuid4()) == {"bookings": [], "next_cursor": None}
 
 
+def test_no_email_is_in_the_answer(app, client, slots, candidate):
+    """The day sheet is the only answer that shows emails to anyone but the booking's own reader."""
+    with app.app_context():
+        confirm_booking(hold(slots[0], candidate, email="ana.private@example.com").id)
+        cancel_booking(hold(slots[1], candidate, email="ana.private@example.com").id)
+    for query in ("", "&status=all", "&limit=1"):
+        response = client.get(f"/api/v1/bookings?candidate_id={candidate}{query}")
+        assert response.status_code == 200 and response.get_json()["bookings"]
+        assert "@" not in response.get_data(as_text=True)
+        assert all("contact_email" not in b for b in response.get_json()["bookings"])
+    spec = client.get("/api/openapi.json").get_json()["components"]["schemas"]
+    assert "contact_email" not in spec["CandidateBooking"]["properties"]
+    listed = spec["BookingPage"]["properties"]["bookings"]["items"]
+    assert listed == {"$ref": "#/components/schemas/CandidateBooking"}
+
+
 def test_a_hold_that_ran_out_is_expired_not_pending(app, client, slots, candidate):
     confirmed = book(app, slots[0], candidate)
     lapsed = book(app, slots[1], candidate, then=None)
-    run_out(app, lapsed)
+    with app.app_context():  # the hold's time is up; nothing has ended it yet
+        make_overdue(lapsed)
     assert [b["id"] for b in page(client, candidate)["bookings"]] == [confirmed]
     every = page(client, candidate, status="all")["bookings"]
     assert [(b["id"], b["status"]) for b in every] == [(lapsed, "expired"), (confirmed, "confirmed")]

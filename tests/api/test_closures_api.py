@@ -168,3 +168,12 @@ def test_the_openapi_document_declares_both_admin_operations(client):
     assert any(p["name"] == "Idempotency-Key" for p in close["parameters"])
     assert all("example" in field for field in spec["components"]["schemas"]["ClosureCreate"]["properties"]
                .values() if field.get("type") != "boolean")
+
+
+def test_the_openapi_document_says_what_a_closure_does_beyond_cancelling(client):
+    close = client.get("/api/openapi.json").get_json()["paths"]["/api/v1/hubs/{hub_id}/closures"]["post"]
+    description = " ".join(close["description"].split())
+    for said in ("a hold that had already run out ends as expired, hold_expired, and is not listed in "
+                 "bookings_cancelled", "WAITLIST_MAX_ENTRIES and WAITLIST_MAX_DAYS do not refuse it",
+                 "counts toward the cap", "cannot be undone"):
+        assert said in description, said

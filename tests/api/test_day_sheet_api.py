@@ -6,13 +6,12 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import text
 
-from app.extensions import db
 from app.services.hubs import add_slots
 from tests.conftest import ADMIN_KEY, API_KEY
 from tests.support.factories import make_hub, make_slots
 from tests.support.http import assert_error, hold_body
+from tests.support.overdue import make_overdue
 
 KOLKATA = ZoneInfo("Asia/Kolkata")  # UTC+05:30: a local day starts at 18:30 UTC the day before
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -27,17 +26,6 @@ def local(day: date, hour: int, minute: int = 0) -> datetime:
 
 def sheet_path(hub_id, day) -> str:
     return f"/api/v1/hubs/{hub_id}/bookings?date={day}"
-
-
-def run_out(app, booking_id: str) -> None:
-    """The hold's time is up (as if 15 minutes had passed); nothing has ended it yet."""
-    with app.app_context():
-        db.session.execute(text("UPDATE calendar.bookings SET hold_expires_at = now() - interval '1 second'"
-                                " WHERE id = :id"), {"id": booking_id})
-        db.session.execute(text("UPDATE calendar.slots SET locked_until = now() - interval '1 second'"
-                                " WHERE id = (SELECT slot_id FROM calendar.bookings WHERE id = :id)"),
-                           {"id": booking_id})
-        db.session.commit()
 
 
 @pytest.fixture
@@ -81,8 +69,8 @@ def test_the_day_sheet_is_the_local_days_active_bookings_by_start_then_lane(app,
     gone = [book(client, slot, "gone@example.com") for slot in (cancelled, eve, morrow)]
     assert client.post(f"/api/v1/bookings/{gone[0]['id']}/cancel").status_code == 200
     ran_out = [book(client, slot, "gone@example.com", confirm=False)["id"] for slot in (expired, lapsed)]
-    for booking_id in ran_out:
-        run_out(app, booking_id)
+    with app.app_context():  # the holds' time is up; nothing has ended them yet
+        make_overdue(*ran_out)
     # One is ended by reading it (lazy expiry); the other still says pending, but holds nothing.
     assert client.get(f"/api/v1/bookings/{ran_out[0]}").get_json()["status"] == "expired"
     with app.app_context():  # another hub's booking on the same date is not on this sheet

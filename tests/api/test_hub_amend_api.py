@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -18,6 +17,7 @@ from app.services import schedule
 from tests.conftest import ADMIN_KEY, API_KEY
 from tests.support.factories import hold, make_hub, make_slots
 from tests.support.http import assert_error, hold_body
+from tests.support.pg_waits import blocked_by
 
 JAMAICA = ZoneInfo("America/Jamaica")
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -123,31 +123,13 @@ def test_a_time_zone_change_waits_for_slots_being_published_and_then_sees_them(a
         patch = threading.Thread(target=lambda: answers.append(
             client.patch(f"/api/v1/hubs/{hub.id}", json={"timezone": "UTC"})))
         patch.start()
-        wait_until_a_backend_waits_on_a_lock(publisher)
+        blocked_by(pg_url, publisher.get_backend_pid(), "FROM calendar.hubs")  # the PATCH's own read
         publisher.commit()
         patch.join(timeout=30)
     finally:
         publisher.close()
     assert_error(answers[0], 409, "timezone_locked")
     assert hub_row(app, hub.id).timezone == "America/Jamaica"
-
-
-def wait_until_a_backend_waits_on_a_lock(connection, seconds: float = 10) -> None:
-    """Until another backend of this database is blocked on a lock (pg_stat_activity says so)."""
-    deadline = time.monotonic() + seconds
-    watcher = psycopg2.connect(connection.dsn)
-    watcher.autocommit = True
-    try:
-        with watcher.cursor() as cursor:
-            while time.monotonic() < deadline:
-                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                               " AND wait_event_type = 'Lock'")
-                if cursor.fetchone()[0]:
-                    return
-                time.sleep(0.01)
-    finally:
-        watcher.close()
-    raise AssertionError("nobody waited on the hub's row")
 
 
 def test_a_new_schedule_applies_to_unpublished_days_and_leaves_published_slots(app, client):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from openapi_spec_validator import validate
@@ -90,6 +91,17 @@ def test_the_description_explains_the_flow_the_events_the_waitlist_and_the_keys(
                  "hold_expired", "calendar.events", "GET /api/v1/events", "POST /api/v1/waitlist",
                  "Authorization: Bearer", "bearerAuth", "adminAuth", "401", "403"):
         assert said in description, said
+
+
+def test_the_keys_paragraph_names_every_admin_operation_and_the_candidates_bookings(client):
+    spec = client.get("/api/openapi.json").get_json()
+    keys = spec["info"]["description"].split("## Keys", 1)[1]
+    admin = {(method, re.sub(r"\{\w+\}", "{id}", path)) for method, path, operation in _operations(spec)
+             if operation.get("security") == [{"adminAuth": []}]}
+    assert len(admin) == 6
+    for method, path in admin:
+        assert f"`{method} {path}`" in keys, (method, path)
+    assert "`GET /api/v1/bookings?candidate_id=`" in keys.split("An admin key", 1)[0]  # a client key's
 
 
 def test_every_schema_in_the_document_is_used(client):

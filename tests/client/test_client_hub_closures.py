@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 from calendar_client import (
+    AlreadyWaiting,
     CalendarClient,
     HubClosure,
     NotFound,
@@ -54,6 +55,8 @@ def test_closing_a_window_withdraws_its_slots_and_cancels_their_bookings(calenda
     closure = admin.close_hub(hub_id, starts_at, ends_at, "Snow on the routes")
     assert isinstance(closure, HubClosure)
     assert (closure.starts_at, closure.ends_at, closure.reason) == (starts_at, ends_at, "Snow on the routes")
+    assert (closure.hub_id, closure.rebook) == (hub_id, True)
+    assert abs(closure.created_at - dt.datetime.now(dt.timezone.utc)) < dt.timedelta(minutes=1)
     assert closure.slots_withdrawn == 3
     assert set(closure.bookings_cancelled) == {confirmed.id, held.id}
     assert len(closure.waitlist_entries) == 1  # only the confirmed candidate is rebooked
@@ -76,6 +79,22 @@ def test_a_closure_without_rebooking_puts_nobody_on_the_waitlist(calendar, admin
     closure = admin.close_hub(hub_id, starts_at.isoformat(), ends_at.isoformat(), "Examiner ill",
                               rebook=False)
     assert closure.bookings_cancelled == (confirmed.id,) and closure.waitlist_entries == ()
+    assert closure.rebook is False
+
+
+def test_withdrawing_a_booked_slot_rebooks_its_candidate_unless_asked_not_to(calendar, admin, hub_id):
+    day = local_today() + dt.timedelta(days=6)
+    kept, dropped = slots_in(calendar, hub_id, *window(day, "14:00", "15:00"))
+    rebooked, not_rebooked = (calendar.confirm_booking(
+        calendar.create_booking(slot.id, uuid.uuid4(), EMAIL).id) for slot in (kept, dropped))
+    assert admin.withdraw_slot(kept.id).status == "withdrawn"
+    assert admin.withdraw_slot(dropped.id, rebook=False).status == "withdrawn"
+    assert calendar.get_booking(not_rebooked.id).cancel_reason == "slot_withdrawn"
+    today, last = local_today(), day + dt.timedelta(days=7)
+    with pytest.raises(AlreadyWaiting):  # first in line already
+        calendar.join_waitlist(hub_id, rebooked.candidate_id, today, last, EMAIL)
+    joined = calendar.join_waitlist(hub_id, not_rebooked.candidate_id, today, last, EMAIL)
+    assert joined.candidate_id == not_rebooked.candidate_id
 
 
 def test_a_closure_retried_with_its_key_is_the_same_closure(calendar, admin, hub_id):

@@ -14,13 +14,14 @@ from calendar_client import (
     BookingPage,
     DaySheet,
     DaySheetRow,
+    HubClosure,
     InvalidState,
     NotFound,
     TimezoneLocked,
     ValidationFailed,
 )
 
-from .payloads import BOOKING, BOOKING_ID, CANDIDATE_ID, HUB, HUB_ID, SLOT_ID, error
+from .payloads import BOOKING, BOOKING_ID, CANDIDATE_ID, ENTRY_ID, HUB, HUB_ID, SLOT, SLOT_ID, error
 from .servers import Recorded, Reply
 
 UTC = dt.timezone.utc
@@ -29,6 +30,7 @@ ROW = {"booking_id": BOOKING_ID, "candidate_id": CANDIDATE_ID, "status": "confir
        "contact_email": "ana@example.com", "slot_id": SLOT_ID, "starts_at": "2026-11-28T13:00:00Z",
        "ends_at": "2026-11-28T13:30:00+00:00", "lane": 2}
 SECOND_ID = "0b6c5f4e-3d2a-4c1b-8a9f-7e6d5c4b3a22"
+LISTED = {k: v for k, v in BOOKING.items() if k != "contact_email"}  # a page's booking: no email
 
 
 def test_update_hub_sends_only_what_is_given_and_parses_the_hub(serve, make_client):
@@ -95,8 +97,8 @@ def test_day_sheet_asks_for_the_local_date_and_parses_each_row(serve, make_clien
 
 
 def test_candidate_bookings_sends_only_the_given_parameters(serve, make_client):
-    page = {"bookings": [BOOKING, {**BOOKING, "id": SECOND_ID, "status": "cancelled",
-                                   "cancel_reason": "hub_closed"}], "next_cursor": "abc"}
+    page = {"bookings": [LISTED, {**LISTED, "id": SECOND_ID, "status": "cancelled",
+                                  "cancel_reason": "hub_closed"}], "next_cursor": "abc"}
     server = serve([Reply(200, page)])
     client = make_client(server.url)
     first = client.candidate_bookings(uuid.UUID(CANDIDATE_ID))
@@ -108,11 +110,12 @@ def test_candidate_bookings_sends_only_the_given_parameters(serve, make_client):
     assert first == second and isinstance(first, BookingPage) and first.next_cursor == "abc"
     assert [b.id for b in first.bookings] == [uuid.UUID(BOOKING_ID), uuid.UUID(SECOND_ID)]
     assert [b.cancel_reason for b in first.bookings] == [None, "hub_closed"]
+    assert [b.contact_email for b in first.bookings] == [None, None]
 
 
 def test_iter_candidate_bookings_follows_the_cursor_to_the_last_page(serve, make_client):
-    pages = {None: ({"bookings": [BOOKING], "next_cursor": "p2"}),
-             "p2": ({"bookings": [{**BOOKING, "id": SECOND_ID}], "next_cursor": None})}
+    pages = {None: ({"bookings": [LISTED], "next_cursor": "p2"}),
+             "p2": ({"bookings": [{**LISTED, "id": SECOND_ID}], "next_cursor": None})}
 
     def route(request: Recorded) -> Reply:
         return Reply(200, pages[request.query.get("cursor", [None])[0]])
@@ -131,3 +134,32 @@ def test_an_invalid_page_query_is_validation_failed(serve, make_client):
     with pytest.raises(ValidationFailed) as info:
         make_client(server.url).candidate_bookings(CANDIDATE_ID, cursor="nope")
     assert info.value.errors == body["errors"]
+
+
+def test_withdraw_slot_sends_rebook_false_only_when_asked(serve, make_client):
+    withdrawn = {**SLOT, "status": "withdrawn"}
+    server = serve([Reply(200, withdrawn), Reply(200, withdrawn)])
+    client = make_client(server.url)
+    assert client.withdraw_slot(SLOT_ID).status == "withdrawn"
+    assert client.withdraw_slot(uuid.UUID(SLOT_ID), rebook=False).status == "withdrawn"
+    assert [(r.method, r.path, r.query) for r in server.requests] == [
+        ("DELETE", f"/api/v1/slots/{SLOT_ID}", {}),
+        ("DELETE", f"/api/v1/slots/{SLOT_ID}", {"rebook": ["false"]})]
+
+
+def test_close_hub_answers_every_field_of_the_closure(serve, make_client):
+    closure_id = "0f8e9a1c-2b3d-4e5f-8a9b-0c1d2e3f4a5b"
+    server = serve([Reply(201, {
+        "id": closure_id, "hub_id": HUB_ID, "starts_at": "2026-12-01T13:00:00+00:00",
+        "ends_at": "2026-12-02T23:00:00+00:00", "reason": "Snow", "rebook": False,
+        "created_at": "2026-11-30T18:02:11.5+00:00", "slots_withdrawn": 24,
+        "bookings_cancelled": [BOOKING_ID], "waitlist_entries": [ENTRY_ID]})])
+    closure = make_client(server.url).close_hub(HUB_ID, "2026-12-01T13:00:00+00:00",
+                                                "2026-12-02T23:00:00+00:00", "Snow", rebook=False)
+    assert closure == HubClosure(
+        id=uuid.UUID(closure_id), hub_id=uuid.UUID(HUB_ID),
+        starts_at=dt.datetime(2026, 12, 1, 13, tzinfo=UTC), ends_at=dt.datetime(2026, 12, 2, 23, tzinfo=UTC),
+        reason="Snow", rebook=False, created_at=dt.datetime(2026, 11, 30, 18, 2, 11, 500000, tzinfo=UTC),
+        slots_withdrawn=24, bookings_cancelled=(uuid.UUID(BOOKING_ID),),
+        waitlist_entries=(uuid.UUID(ENTRY_ID),))
+    assert server.requests[0].json["rebook"] is False

@@ -1,7 +1,6 @@
 """Every path that ends a booking says why (`cancel_reason`), in the row, its JSON and its event."""
 from __future__ import annotations
 
-import time
 import uuid
 
 import pytest
@@ -16,6 +15,7 @@ from app.services.expiry import expire_due_holds
 from app.services.holds import HoldRequest, hold_slot
 from tests.services.test_waitlist import future_slots, join, offer_of
 from tests.support.factories import hold, make_hub
+from tests.support.overdue import make_overdue
 
 
 def ended(booking) -> tuple[str, str | None]:
@@ -76,17 +76,10 @@ def test_a_swapped_booking(hub):
     assert said("BookingCancelled", mine) == "swapped"
 
 
-@pytest.fixture
-def short_holds(make_app):
-    app = make_app(SLOT_LOCK_SECONDS="1")
-    with app.app_context():
-        yield app
-
-
-def test_holds_that_run_out_by_the_worker_or_by_the_next_hold(short_holds):
-    swept_slot, taken_slot = future_slots(make_hub(), 2)
+def test_holds_that_run_out_by_the_worker_or_by_the_next_hold(hub):
+    swept_slot, taken_slot = future_slots(hub, 2)
     swept, taken = hold(swept_slot), hold(taken_slot)
-    time.sleep(1.2)
+    make_overdue(swept.id, taken.id)
     expire_due_holds(slot_id=swept_slot.id)  # the sweeper's and the timer's path
     hold_slot(HoldRequest(taken_slot.id, uuid.uuid4(), "next@example.com"))  # the SQL rule's takeover
     for booking in (swept, taken):

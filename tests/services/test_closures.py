@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import psycopg2
 import pytest
 from sqlalchemy import func, select, text
 
@@ -21,6 +21,9 @@ from app.services.hubs import add_slots, list_free_slots
 from app.services.waitlist import get_entry
 from tests.services.test_waitlist import future_slots, join, offer_of
 from tests.support.factories import hold, make_hub, make_started_slot
+from tests.support.overdue import make_overdue
+from tests.support.pg_waits import blocked_by
+from tests.support.waiting import wait_for
 
 
 def close(hub, start, end, reason="Snow", rebook=True) -> dict:
@@ -83,43 +86,85 @@ def test_a_closure_withdraws_every_slot_of_its_window_and_cancels_their_bookings
             hold(slot)
 
 
-def test_a_storm_of_holds_during_a_closure_wins_nothing(app, redis_client):
+class Storm:
+    """`count` holds of `slots` in turn, each for a new candidate, in threads that wait for `go()`."""
+
+    def __init__(self, app, slots, count: int) -> None:
+        self.outcomes: list[str | None] = []  # each hold's booking id, None when refused
+        self._go = threading.Event()
+        self._threads = [threading.Thread(target=self._hold, args=(app, slots[i % len(slots)]))
+                         for i in range(count)]
+        for thread in self._threads:
+            thread.start()
+
+    def _hold(self, app, slot) -> None:
+        with app.app_context():
+            self._go.wait(timeout=30)
+            try:
+                self.outcomes.append(hold_slot(HoldRequest(slot.id, uuid.uuid4(), "storm@example.com"))["id"])
+            except SlotUnavailable:
+                self.outcomes.append(None)
+
+    def go(self) -> None:
+        self._go.set()
+
+    def join(self) -> None:
+        for thread in self._threads:
+            thread.join(timeout=60)
+
+    @property
+    def won(self) -> list[str]:
+        return [booking_id for booking_id in self.outcomes if booking_id]
+
+
+def test_a_storm_of_holds_during_a_closure_wins_nothing(app, pg_url):
+    """Holds that win while the closure's transaction is open are cancelled by it; holds that reach
+    its slots while it holds them are refused once it commits. The test's own connections stop the
+    closure twice (at the hub's row, then at a won booking's row), so both happen, and none is left."""
     with app.app_context():
         hub = make_hub()
         slots = future_slots(hub, 6)
-        start, end = around(slots)
-    barrier = threading.Barrier(25)
-    outcomes: list[str] = []
-
-    def attempt(slot):
-        with app.app_context():
-            barrier.wait(timeout=30)
-            try:
-                hold_slot(HoldRequest(slot.id, uuid.uuid4(), "storm@example.com"))
-                outcomes.append("held")
-            except SlotUnavailable:
-                outcomes.append("refused")
+    early, late = Storm(app, slots[:3], 12), Storm(app, slots, 12)
+    answers = {}
 
     def closure():
         with app.app_context():
-            barrier.wait(timeout=30)
-            outcomes.append(close_hub(ClosureRequest(hub.id, start, end, "Storm"))["id"])
+            answers["closure"] = close_hub(ClosureRequest(hub.id, *around(slots), "Storm"))
 
-    threads = [threading.Thread(target=attempt, args=(slots[i % 6],)) for i in range(24)]
-    threads.append(threading.Thread(target=closure))
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert len(outcomes) == 25
+    closer = threading.Thread(target=closure)
+    hub_row, booking_row = psycopg2.connect(pg_url), psycopg2.connect(pg_url)
+    try:
+        with hub_row.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM calendar.hubs WHERE id = %s FOR NO KEY UPDATE", (str(hub.id),))
+        closer.start()
+        [closing] = blocked_by(pg_url, hub_row.get_backend_pid(), "calendar.hubs")
+        early.go()  # the closure has begun and locked nothing yet: one hold per slot wins
+        early.join()
+        assert len(early.won) == 3, early.outcomes
+        with booking_row.cursor() as cursor:  # a booking the closure must cancel, after locking its slots
+            cursor.execute("SELECT 1 FROM calendar.bookings WHERE id = %s FOR UPDATE", (early.won[0],))
+        hub_row.rollback()
+        assert blocked_by(pg_url, booking_row.get_backend_pid(), "calendar.bookings") == [closing]
+        late.go()  # the closure holds every slot: the three free ones' holds queue behind it
+        blocked_by(pg_url, closing, "hold_slot", at_least=3)
+        wait_for(lambda: len(late.outcomes) == 9, timeout=10)  # the gate refused the rest
+    finally:
+        hub_row.close()
+        booking_row.close()
+        early.go()  # no thread is left waiting should a step above have failed
+        late.go()
+        closer.join(timeout=30)
+        late.join()
+    assert sorted(answers["closure"]["bookings_cancelled"]) == sorted(early.won)
+    assert late.outcomes == [None] * 12
     with app.app_context():
         assert {fresh(Slot, s.id).status for s in slots} == {"withdrawn"}
-        active = db.session.scalar(select(func.count()).select_from(Booking).where(
-            Booking.status.in_(("pending", "confirmed"))))
-        assert active == 0
-        held = db.session.scalars(select(Booking.cancel_reason)).all()
-        assert held.count("hub_closed") == outcomes.count("held")  # each hold that won was closed
-        for slot in slots:  # and after it, the storm's keys mean nothing: PostgreSQL refuses
+        for booking_id in early.won:
+            ended = fresh(Booking, uuid.UUID(booking_id))
+            assert (ended.status, ended.cancel_reason) == ("cancelled", "hub_closed")
+        assert db.session.scalar(select(func.count()).select_from(Booking).where(
+            Booking.status.in_(("pending", "confirmed")))) == 0
+        for slot in slots:  # and after it, nothing in Redis or PostgreSQL lets a hold in
             with pytest.raises(SlotUnavailable):
                 hold(slot)
 
@@ -211,23 +256,24 @@ def test_an_offer_on_a_closed_slot_returns_its_entry_to_waiting_without_a_strike
                                                                                           "hub_closed")
     state = get_entry(uuid.UUID(entry["id"]))
     assert (state["status"], state["strikes"], state["position"]) == ("waiting", 0, 1)
+    waitlist_events = ("OfferDeclined", "OfferExpired", "WaitlistPaused", "WaitlistLeft")
+    assert [t for t in waitlist_events if events(t)] == []  # only the offer's BookingCancelled says it
+    assert [e["booking_id"] for e in events("BookingCancelled")] == [str(blocker.id), str(offer.id)]
     cancel_booking(other.id)  # the next freed slot is offered to it as before
     assert offer_of(entry).slot_id == elsewhere.id
 
 
-def test_a_hold_that_had_run_out_expires_rather_than_being_cancelled(make_app):
-    app = make_app(SLOT_LOCK_SECONDS="1")
-    with app.app_context():
-        hub = make_hub()
-        [slot] = future_slots(hub, 1)
-        stale = hold(slot)
-        time.sleep(1.2)
-        body = close(hub, *around([slot]))
-        assert body["bookings_cancelled"] == []
-        ended = fresh(Booking, stale.id)
-        assert (ended.status, ended.cancel_reason) == ("expired", "hold_expired")
-        assert [e["booking_id"] for e in events("BookingExpired")] == [str(stale.id)]
-        assert events("SlotUnlocked") == [] and fresh(Slot, slot.id).status == "withdrawn"
+def test_a_hold_that_had_run_out_expires_rather_than_being_cancelled(hub):
+    [slot] = future_slots(hub, 1)
+    stale = hold(slot)
+    make_overdue(stale.id)
+    body = close(hub, *around([slot]))
+    assert body["bookings_cancelled"] == []
+    ended = fresh(Booking, stale.id)
+    assert (ended.status, ended.cancel_reason) == ("expired", "hold_expired")
+    assert [e["booking_id"] for e in events("BookingExpired")] == [str(stale.id)]
+    assert events("BookingCancelled") == []
+    assert events("SlotUnlocked") == [] and fresh(Slot, slot.id).status == "withdrawn"
 
 
 def test_closing_an_overlapping_window_again_withdraws_only_what_is_left(hub):
