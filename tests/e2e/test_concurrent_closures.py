@@ -91,7 +91,10 @@ def test_two_overlapping_closures_and_a_storm_of_holds(gunicorn_server, make_app
         ended = db.session.scalars(select(Booking).join(Slot).where(Slot.hub_id == hub.id)).all()
         assert {(b.status, b.cancel_reason) for b in ended} == {("cancelled", "hub_closed")}
         assert {str(b.id) for b in ended} == cancelled  # the storm's winners too, each by a closure
-        assert len(ended) == len(booked) + holds.count(201)
+        # The first closure's rebooking may offer its candidates a slot only the second covers;
+        # such an offer is a booking the second closure cancels too. The rest: ours and the storm's.
+        asked_for = [b for b in ended if b.waitlist_entry_id is None]
+        assert len(asked_for) == len(booked) + holds.count(201)
     assert set(active_bookings_per_slot(app, [s.id for s in slots]).values()) == {0}
     after = requests.post(f"{base}/api/v1/bookings", headers=AUTH, timeout=10, json={
         "slot_id": str(slots[0].id), "candidate_id": str(uuid.uuid4()), "contact_email": "late@example.com"})
