@@ -79,10 +79,12 @@ class MixedLoad:
 
     def __init__(self, servers: list[str], hub_id, days: list, hot_slots: list[str], *, seed: int,
                  candidates: int = 4, stormers: int = 2, waiters: int = 1, timeout: float = 20.0,
-                 pause: float = 0.0) -> None:
+                 pause: float = 0.0, rate: float | None = None) -> None:
         self.servers = list(servers)
         self.hub_id, self.days, self.hot_slots = str(hub_id), [str(day) for day in days], list(hot_slots)
         self.timeout, self.pause = timeout, pause
+        self.interval = 1 / rate if rate else 0.0  # per client: at most `rate` requests a second
+        self._pace = threading.local()
         self.answers: list[Answer] = []
         self.tally = Tally()
         self._confirmed_order: list[str] = []  # confirmed booking ids, oldest first
@@ -223,6 +225,10 @@ class MixedLoad:
 
     def _call(self, http: requests.Session, kind: str, method: str, path: str,
               candidate: str | None = None, **kwargs) -> Answer:
+        if self.interval:  # a steady offered load, whatever the machine's speed
+            due = getattr(self._pace, "next_at", 0.0)
+            self._stop.wait(max(0.0, due - time.monotonic()))
+            self._pace.next_at = max(due, time.monotonic() - 1.0) + self.interval
         started = time.time()
         for server in self._next_servers():
             try:
