@@ -68,3 +68,10 @@ def calendar(live_service) -> Iterator[CalendarClient]:
 def hub_id(live_service) -> uuid.UUID:
     """The live service's demo hub."""
     return uuid.UUID(str(live_service.demo_hub_id))
+
+
+@pytest.fixture
+def admin(live_service) -> Iterator[CalendarClient]:
+    """A client on the live service with the admin key."""
+    with CalendarClient(live_service.base_url, live_service.admin_key) as client:
+        yield client

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from calendar_client import (
@@ -25,12 +24,6 @@ from calendar_client import (
 from .live import EMAIL, JAMAICA, local_today
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def admin(live_service) -> Iterator[CalendarClient]:
-    with CalendarClient(live_service.base_url, live_service.admin_key) as client:
-        yield client
 
 
 def window(day: dt.date, opens: str, closes: str) -> tuple[dt.datetime, dt.datetime]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from calendar_client import (
@@ -23,12 +22,6 @@ from flask import Flask
 from .live import EMAIL, JAMAICA, free_slots, local_today
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def admin(live_service) -> Iterator[CalendarClient]:
-    with CalendarClient(live_service.base_url, live_service.admin_key) as client:
-        yield client
 
 
 def booked(calendar: CalendarClient, hub_id, candidate, count: int) -> list[uuid.UUID]:
