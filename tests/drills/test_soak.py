@@ -102,6 +102,8 @@ class Sampler:
         conn.close()
         info = self.redis.info("memory")
         row["Redis used memory KiB"] = round(info["used_memory"] / 1024, 1)
+        row["Redis dataset KiB"] = round(info["used_memory_dataset"] / 1024, 1)  # the keys, not the clients
+        row["Redis clients"] = self.redis.info("clients")["connected_clients"]
         row["Redis keys"] = self.redis.dbsize()
         self.rows.append(row)
         return row
@@ -110,6 +112,8 @@ class Sampler:
 def fit(points: list[tuple[float, float]]) -> tuple[float, float]:
     """Least-squares slope of y over x, and its standard error."""
     n = len(points)
+    if n < 3:  # too short a run to fit anything
+        return 0.0, float("inf")
     mean_x = sum(x for x, _ in points) / n
     mean_y = sum(y for _, y in points) / n
     sxx = sum((x - mean_x) ** 2 for x, _ in points)
