@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 from calendar_client import CalendarClient
+from calendar_client.proxy import create_calendar_proxy
+from flask import Flask
 
 from .servers import Script, ScriptedServer
 
@@ -75,3 +77,16 @@ def admin(live_service) -> Iterator[CalendarClient]:
     """A client on the live service with the admin key."""
     with CalendarClient(live_service.base_url, live_service.admin_key) as client:
         yield client
+
+
+@pytest.fixture
+def proxy_to(make_client):
+    """A Flask test client whose app mounts the proxy in front of `url`."""
+
+    def build(url: str, **client_kwargs):
+        app = Flask(__name__)
+        app.register_blueprint(create_calendar_proxy(make_client(url, api_key="backend-key",
+                                                                 **client_kwargs)))
+        return app.test_client()
+
+    return build

@@ -4,23 +4,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from calendar_client.proxy import create_calendar_proxy
-from flask import Flask
 
 from .payloads import BOOKING, CANDIDATE_ID, HUB_ID, SLOT_ID, error
 from .servers import Reply
-
-
-@pytest.fixture
-def proxy_to(make_client):
-    """A Flask test client whose app mounts the proxy in front of `url`."""
-
-    def build(url: str):
-        app = Flask(__name__)
-        app.register_blueprint(create_calendar_proxy(make_client(url, api_key="backend-key")))
-        return app.test_client()
-
-    return build
 
 
 def test_a_candidates_bookings_pass_through_with_only_the_pages_parameters(serve, proxy_to):

@@ -23,19 +23,6 @@ UNAVAILABLE = {"code": 503, "status": "Service Unavailable",
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def proxy_to(make_client):
-    """A Flask test client whose app mounts the proxy in front of `url`."""
-
-    def build(url: str, **client_kwargs):
-        app = Flask(__name__)
-        app.register_blueprint(create_calendar_proxy(make_client(url, api_key="backend-key",
-                                                                 **client_kwargs)))
-        return app.test_client()
-
-    return build
-
-
 def test_a_success_passes_through_byte_for_byte(serve, proxy_to):
     raw = json.dumps(BOOKING, indent=3).encode()  # a layout jsonify would never produce
     server = serve([Reply(201, raw)])

@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from calendar_client.proxy import create_calendar_proxy
-from flask import Flask
 
 from .payloads import ENTRY_ID, HUB_ID, OFFERED_ENTRY, WAITING_ENTRY, error
 from .servers import Reply
@@ -19,18 +17,6 @@ UNAVAILABLE = {"code": 503, "status": "Service Unavailable",
                "message": "calendar service unavailable"}
 JOIN = {"candidate_id": "c", "hub_id": HUB_ID, "from_date": "2026-11-28",
         "to_date": "2026-12-05", "contact_email": "a@b.c"}
-
-
-@pytest.fixture
-def proxy_to(make_client):
-    """A Flask test client whose app mounts the proxy in front of `url`."""
-
-    def build(url: str):
-        app = Flask(__name__)
-        app.register_blueprint(create_calendar_proxy(make_client(url, api_key="backend-key")))
-        return app.test_client()
-
-    return build
 
 
 def test_join_forwards_the_body_and_passes_the_entry_through_byte_for_byte(serve, proxy_to):
