@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from tests.conftest import ADMIN_KEY, API_KEY
 from tests.support.amqp import EventQueue, Tap
 from tests.support.private_services import PrivateServices
-from tests.support.stack import Process, Stack
+from tests.support.stack import Process, Stack, run_every
 
 
 class Deployment:
@@ -103,14 +103,7 @@ class Deployment:
     def close(self) -> None:
         steps = [self.tap.stop if self.tap else None, self.queue.delete if self.queue else None,
                  self.stack.close if self.stack else None, self.services.close]
-        failure = None
-        for step in filter(None, steps):
-            try:
-                step()
-            except Exception as error:  # every step must run
-                failure = failure or error
-        if failure is not None:
-            raise failure
+        run_every(filter(None, steps))
 
     def __enter__(self) -> "Deployment":
         try:

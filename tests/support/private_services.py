@@ -32,7 +32,7 @@ import psycopg2
 import redis
 
 from tests.support.faults import CuttingProxy
-from tests.support.stack import free_port
+from tests.support.stack import free_port, run_every
 
 
 def _wait(ready, seconds: float, what: str) -> None:
@@ -242,14 +242,7 @@ class PrivateServices:
         return self
 
     def close(self) -> None:
-        failure = None
-        for service in (self.rabbit, self.redis, self.postgres):
-            try:
-                service.close()
-            except Exception as error:  # every service must be stopped
-                failure = failure or error
-        if failure is not None:
-            raise failure
+        run_every([self.rabbit.close, self.redis.close, self.postgres.close])
 
     def __enter__(self) -> "PrivateServices":
         return self.start()

@@ -41,6 +41,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def run_every(steps) -> None:
+    """Call each step whatever the ones before did; raise the first failure at the end."""
+    failure = None
+    for step in steps:
+        try:
+            step()
+        except Exception as error:  # every step must run
+            failure = failure or error
+    if failure is not None:
+        raise failure
+
+
 @contextmanager
 def paused(pid: int):
     """SIGSTOP a process and its children (a gunicorn master and its workers); SIGCONT after.
@@ -239,15 +251,10 @@ class Stack:
         steps = [process.stop for process in reversed(self.processes)]
         steps += [self.drop_database] if self.database_created else []
         steps += [self.clear_redis, self.delete_exchange]
-        failure = None
-        for step in steps:
-            try:
-                step()
-            except Exception as error:  # every step must run
-                failure = failure or error
-        self.processes.clear()
-        if failure is not None:
-            raise failure
+        try:
+            run_every(steps)
+        finally:
+            self.processes.clear()
 
     def __enter__(self) -> "Stack":
         return self
