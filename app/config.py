@@ -96,6 +96,7 @@ class Settings:
     REDIS_KEY_PREFIX: str = "calendar:"
     REDIS_TIMEOUT_SECONDS: float = 0.5
     REDIS_RETRY_SECONDS: float = 5.0
+    REDIS_MAX_CONNECTIONS: int = 4
     EVENTS_EXCHANGE: str = "calendar.events"
     SWEEP_INTERVAL_SECONDS: float = 5.0
     SLOT_HORIZON_DAYS: int = 28
@@ -136,6 +137,7 @@ class Settings:
             REDIS_KEY_PREFIX=env.get("REDIS_KEY_PREFIX", "calendar:") or "calendar:",
             REDIS_TIMEOUT_SECONDS=_float(env, "REDIS_TIMEOUT_SECONDS", 0.5),
             REDIS_RETRY_SECONDS=_float(env, "REDIS_RETRY_SECONDS", 5.0),
+            REDIS_MAX_CONNECTIONS=_int(env, "REDIS_MAX_CONNECTIONS", 4, minimum=1),
             EVENTS_EXCHANGE=env.get("EVENTS_EXCHANGE", "calendar.events") or "calendar.events",
             SWEEP_INTERVAL_SECONDS=_float(env, "SWEEP_INTERVAL_SECONDS", 5.0),
             SLOT_HORIZON_DAYS=_int(env, "SLOT_HORIZON_DAYS", 28, minimum=1),

@@ -12,34 +12,46 @@ import threading
 import time
 
 import redis
-from redis.connection import parse_url
-from redis.sentinel import Sentinel
+from redis.connection import BlockingConnectionPool, parse_url
+from redis.sentinel import Sentinel, SentinelConnectionPool
 
 log = logging.getLogger(__name__)
 REDIS_ERRORS = (redis.exceptions.RedisError,)
 
 
+class BlockingSentinelConnectionPool(SentinelConnectionPool, BlockingConnectionPool):
+    """The sentinels' pool (follows the primary) with the blocking pool's fixed size."""
+
+
 def connect(url: str, timeout: float, sentinels: tuple[str, ...] = (),
-            master: str | None = None) -> redis.Redis:
+            master: str | None = None, max_connections: int = 4) -> redis.Redis:
     """A client for `url`; no connection is opened until the first command.
 
     With `sentinels` ("host:port" each) the client follows whichever server the
     sentinels name as `master`'s primary, reconnecting to the new one after a
     failover; `url` then gives only the database number and the credentials.
-    Every user of Redis in the service takes its connections from this client
+    Every user of Redis in the process takes its connections from this client
     (the gate, the hub-change subscription, the expiry listener, the rate
     limits), so all of them follow the primary together.
+
+    The pool holds at most `max_connections`; a thread that finds them all busy
+    waits up to `timeout` for one, then fails as if Redis were unreachable. A
+    Redis command takes well under a millisecond, so a few connections serve
+    many threads, and a stall (Redis paused, the machine starved) cannot make a
+    process open one connection per waiting thread and keep them all, idle,
+    for its lifetime: each costs the server a client's buffers.
     """
+    options = {"socket_timeout": timeout, "socket_connect_timeout": timeout, "health_check_interval": 30,
+               "max_connections": max_connections, "timeout": timeout}
     if not sentinels:
-        return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                                    health_check_interval=30)
+        return redis.Redis(connection_pool=BlockingConnectionPool.from_url(url, **options))
     params = parse_url(url)
     credentials = {k: params[k] for k in ("db", "username", "password") if params.get(k) is not None}
     addresses = [(host, int(port)) for host, _, port in (s.rpartition(":") for s in sentinels)]
     sentinel = Sentinel(addresses, socket_timeout=timeout, socket_connect_timeout=timeout,
                         sentinel_kwargs={"socket_timeout": timeout, "socket_connect_timeout": timeout})
-    return sentinel.master_for(master, socket_timeout=timeout, socket_connect_timeout=timeout,
-                               health_check_interval=30, **credentials)
+    return sentinel.master_for(master, connection_pool_class=BlockingSentinelConnectionPool,
+                               **options, **credentials)
 
 
 class Breaker:

@@ -74,9 +74,11 @@ class SlotGate:
 
     @classmethod
     def from_url(cls, url: str | None, prefix: str, timeout: float, retry_seconds: float,
-                 sentinels: tuple[str, ...] = (), master: str | None = None) -> "SlotGate":
+                 sentinels: tuple[str, ...] = (), master: str | None = None,
+                 max_connections: int = 4) -> "SlotGate":
         """Build the gate; no connection is opened until the first command."""
-        return cls(connect(url, timeout, sentinels, master) if url else None, prefix, retry_seconds)
+        client = connect(url, timeout, sentinels, master, max_connections) if url else None
+        return cls(client, prefix, retry_seconds)
 
     @property
     def configured(self) -> bool:
@@ -250,7 +252,8 @@ def init_app(app: Flask) -> None:
     gate = app.extensions["calendar.gate"] = SlotGate.from_url(
         app.config["REDIS_URL"], app.config["REDIS_KEY_PREFIX"],
         app.config["REDIS_TIMEOUT_SECONDS"], app.config["REDIS_RETRY_SECONDS"],
-        app.config["REDIS_SENTINELS"], app.config["REDIS_SENTINEL_MASTER"])
+        app.config["REDIS_SENTINELS"], app.config["REDIS_SENTINEL_MASTER"],
+        app.config["REDIS_MAX_CONNECTIONS"])
     uow.on_commit(app, lambda committed: gate.release_all(committed.releases))
     uow.on_commit(app, lambda committed: gate.claim(committed.claims))
     if not app.config["REDIS_URL"]:
