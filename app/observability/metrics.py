@@ -70,7 +70,7 @@ STORE_FAILURES = Counter(
     "calendar_rate_limit_store_failures_total",
     "Requests let through unchecked because the rate-limit store failed")
 
-EXPIRY_PATHS = ("timer", "notification", "sweeper", "lazy")
+EXPIRY_PATHS = ("timer", "sweeper", "lazy")
 CONFLICT_REASONS = ("slot_unavailable", "candidate_hold_limit", "hold_expired", "invalid_state")
 CANCEL_REASONS = ("candidate", "swapped", "hub_closed", "slot_withdrawn")  # hold_expired: EXPIRIES
 WITHDRAWAL_REASONS = ("hub_closed", "slot_withdrawn")

@@ -82,7 +82,7 @@ def expire_hold(session: Session, booking: Booking, now: datetime) -> bool:
     return expire_holds(session, [booking], now) == 1
 
 
-def _expire_due(session: Session, now: datetime, batch: int, slot_id: UUID | None = None) -> int:
+def _expire_due(session: Session, now: datetime, batch: int) -> int:
     """Claim up to `batch` overdue holds and expire them, set-based.
 
     Rows are claimed with FOR UPDATE SKIP LOCKED so several workers share the
@@ -92,18 +92,16 @@ def _expire_due(session: Session, now: datetime, batch: int, slot_id: UUID | Non
              .where(Booking.status == "pending", Booking.hold_expires_at <= now,
                     Slot.status == "locked", Slot.fence == Booking.fence)
              .order_by(Booking.hold_expires_at).limit(batch))
-    if slot_id is not None:
-        query = query.where(Booking.slot_id == slot_id)
     query = query.with_for_update(of=Slot, skip_locked=True)
     due = session.scalars(query.execution_options(populate_existing=True)).unique().all()
     return expire_holds(session, due, now)
 
 
-def expire_due_holds(slot_id: UUID | None = None, batch: int = 1000) -> int:
-    """Expire holds that have run out (all, or one slot's), up to `batch`; return how many."""
+def expire_due_holds(batch: int = 1000) -> int:
+    """The sweeper's round: expire holds that have run out, up to `batch`; return how many."""
     with unit_of_work() as session:
-        expiry_path(session, "notification" if slot_id is not None else "sweeper")
-        return _expire_due(session, db_now(session), batch, slot_id)
+        expiry_path(session, "sweeper")
+        return _expire_due(session, db_now(session), batch)
 
 
 @dataclass(frozen=True)

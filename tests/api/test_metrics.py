@@ -7,7 +7,7 @@ import uuid
 from app.events.publishers import LogPublisher
 from app.events.relay import publish_pending, sequence_pending
 from app.services.bookings import get_booking
-from app.services.expiry import expire_due_holds
+from app.services.expiry import expire_due_holds, expire_on_time
 from tests.support.factories import hold, make_hub, make_slots
 from tests.support.http import hold_body
 from tests.support.metrics import sample, scrape
@@ -84,18 +84,20 @@ def test_a_deployment_without_redis_says_so(make_app):
 
 
 def test_expiries_are_counted_by_the_path_that_ended_them(app, client):
-    paths = ("notification", "sweeper", "lazy")
+    paths = ("timer", "sweeper", "lazy")
     deltas = Deltas(client, *[("calendar_holds_expired_total", {"path": p}) for p in paths],
                     ("calendar_conflicts_total", {"reason": "hold_expired"}))
     with app.app_context():
         slots = make_slots(make_hub(), 4)
         bookings = [hold(slot) for slot in slots]
-        make_overdue(*[b.id for b in bookings])
-        assert expire_due_holds(slot_id=slots[0].id) == 1   # what the expiry listener calls
+        make_overdue(bookings[0].id)
+        assert expire_on_time().expired == 1                 # the worker's expiry timer
+        make_overdue(bookings[1].id, bookings[2].id)
         get_booking(bookings[1].id)                          # a read finds it overdue
     response = client.post(f"/api/v1/bookings/{bookings[2].id}/confirm")
     assert response.status_code == 409 and response.get_json()["error"] == "hold_expired"
     with app.app_context():
+        make_overdue(bookings[3].id)
         assert expire_due_holds() == 1                       # the sweeper takes the last one
     assert deltas() == [1, 1, 2, 1]
 
