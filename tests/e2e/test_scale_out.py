@@ -20,7 +20,7 @@ from tests.conftest import ADMIN_KEY, API_KEY
 from tests.e2e.conftest import AUTH, active_bookings_per_slot, race
 from tests.support.amqp import EventQueue
 from tests.support.factories import make_hub, make_slots
-from tests.support.stack import RABBITMQ_URL, SUITE
+from tests.support.stack import RABBITMQ_URL, SUITE, stop_all
 
 pytestmark = pytest.mark.e2e
 
@@ -47,8 +47,7 @@ def deployment(pg_url, tmp_path):
         processes += [SUITE.start_worker(env, tmp_path, name=f"worker{i}") for i in range(2)]
         yield apis, queue
     finally:
-        for process in processes:
-            process.stop()
+        stop_all(processes)
         queue.delete()
 
 

@@ -25,7 +25,7 @@ from app.models import Booking, OutboxEvent, WaitlistEntry
 from tests.conftest import ADMIN_KEY, API_KEY
 from tests.e2e.conftest import AUTH
 from tests.support.factories import hold, make_hub
-from tests.support.stack import SUITE
+from tests.support.stack import SUITE, stop_all
 from tests.support.waiting import wait_for
 from tests.support.waitlist import ELIGIBLE_FREE_SLOTS
 
@@ -46,8 +46,7 @@ def deployment(pg_url, tmp_path):
         processes += [SUITE.start_worker(env, tmp_path, name=f"worker{i}") for i in range(2)]
         yield [api.base_url for api in apis]
     finally:
-        for process in processes:
-            process.stop()
+        stop_all(processes)
 
 
 def test_two_instances_two_workers_offer_no_slot_twice(deployment, make_app):

@@ -22,7 +22,7 @@ from app.services.hubs import list_free_slots
 from tests.support.factories import hold, make_hub, make_slots
 from tests.support.overdue import make_overdue, run_out_gate_keys
 from tests.support.sql import on_statements
-from tests.support.stack import RABBITMQ_URL, SUITE
+from tests.support.stack import RABBITMQ_URL, SUITE, stop_all
 from tests.support.waiting import wait_for
 
 
@@ -139,8 +139,7 @@ def test_two_worker_processes_emit_each_transition_once(pg_url, broker_app, queu
             bookings = hold_all(make_slots(make_hub(), 10))
         received = queue.collect(40, timeout=15)
     finally:
-        for worker in workers:
-            worker.stop()
+        stop_all(workers)
     assert [w.process.returncode for w in workers] == [0, 0]  # clean SIGTERM shutdown
     assert Counter(m.type for m in received) == {"BookingCreated": 10, "SlotLocked": 10,
                                                  "BookingExpired": 10, "SlotUnlocked": 10}

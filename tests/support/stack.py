@@ -31,6 +31,7 @@ RUN_ID = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"
 PG_ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+GRACEFUL_SECONDS = 20  # gunicorn.conf.py's graceful_timeout: a stopped process is SIGKILLed after it
 TABLES = ("bookings", "slots", "hubs", "outbox_events", "idempotency_keys", "waitlist_entries",
           "waitlist_passes")
 
@@ -86,13 +87,7 @@ class Process:
 
     def stop(self) -> None:
         """SIGTERM; after gunicorn's graceful timeout, SIGKILL to its whole group (workers too)."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        stop_all([self])
 
     def wait_until(self, ready, seconds: float, what: str) -> None:
         deadline = time.monotonic() + seconds
@@ -111,6 +106,24 @@ class Process:
             return error.code == 503
         except OSError:
             return False
+
+
+def stop_all(processes) -> None:
+    """Stop `processes` together: SIGTERM to each, then wait for all within one graceful timeout.
+
+    Stopping them one after another would add up their shutdowns (a gunicorn takes
+    a few seconds to finish its workers' loops and exit).
+    """
+    running = [p for p in processes if p.process.poll() is None]
+    for each in running:
+        each.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + GRACEFUL_SECONDS
+    for each in running:
+        try:
+            each.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(each.process.pid, signal.SIGKILL)
+            each.process.wait()
 
 
 class Stack:
@@ -248,7 +261,7 @@ class Stack:
 
         Each step runs whatever the ones before did; the first failure is raised at the end.
         """
-        steps = [process.stop for process in reversed(self.processes)]
+        steps = [lambda: stop_all(self.processes)]
         steps += [self.drop_database] if self.database_created else []
         steps += [self.clear_redis, self.delete_exchange]
         try:
