@@ -133,8 +133,8 @@ class PrivateRedis:
         except redis.RedisError:
             return False
 
-    def client(self) -> redis.Redis:
-        return redis.Redis.from_url(self.direct_url, socket_timeout=5)
+    def client(self, timeout: float = 5) -> redis.Redis:
+        return redis.Redis.from_url(self.direct_url, socket_timeout=timeout)
 
     def pause(self) -> None:
         self.process.send_signal(signal.SIGSTOP)
