@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import random
-import re
 import subprocess
 import time
 from operator import attrgetter
@@ -36,15 +35,6 @@ def _wait(predicate, seconds: float) -> bool:
             return True
         time.sleep(0.2)
     return False
-
-
-class RabbitDrill:
-    def stop(self) -> None:
-        subprocess.run(["rabbitmqctl", "stop_app"], check=True, capture_output=True, timeout=120)
-
-    def start(self) -> None:
-        subprocess.run(["rabbitmqctl", "start_app"], check=True, capture_output=True, timeout=120)
-        subprocess.run(["rabbitmqctl", "await_startup"], check=True, capture_output=True, timeout=120)
 
 
 class PostgresDrill:
@@ -72,33 +62,6 @@ def _postgres_up() -> bool:
         return True
     except psycopg2.OperationalError:
         return False
-
-
-class RabbitAlarm:
-    """A memory alarm: the broker blocks every publishing connection until it clears."""
-
-    def __init__(self) -> None:
-        self.previous = self._current()
-
-    @staticmethod
-    def _current() -> str:
-        out = subprocess.run(["rabbitmqctl", "eval", "vm_memory_monitor:get_vm_memory_high_watermark()."],
-                             check=True, capture_output=True, text=True, timeout=60).stdout.strip()
-        absolute = re.fullmatch(r"\{absolute,\s*(\d+)\}", out)
-        if absolute:
-            return f"absolute {absolute.group(1)}"
-        float(out)  # anything else than a fraction or {absolute, N} is not ours to restore
-        return out
-
-    def _set(self, *value: str) -> None:
-        subprocess.run(["rabbitmqctl", "set_vm_memory_high_watermark", *value],
-                       check=True, capture_output=True, timeout=60)
-
-    def raise_alarm(self) -> None:
-        self._set("0.000001")
-
-    def clear(self) -> None:
-        self._set(*self.previous.split())
 
 
 _FIGURES: list[str] = []
@@ -149,30 +112,12 @@ def soak_seconds(request) -> int:
 
 
 @pytest.fixture
-def rabbit_drill():
-    drill = RabbitDrill()
-    try:
-        yield drill
-    finally:
-        drill.start()
-
-
-@pytest.fixture
 def postgres_drill():
     drill = PostgresDrill()
     try:
         yield drill
     finally:
         drill.start()
-
-
-@pytest.fixture
-def rabbit_alarm():
-    alarm = RabbitAlarm()
-    try:
-        yield alarm
-    finally:
-        alarm.clear()
 
 
 # The setting each private service takes, and its URL. Redis directly, not through its cutting
