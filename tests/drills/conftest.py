@@ -14,55 +14,14 @@ of theirs running. Each drill reports what it tried and measured through
 """
 from __future__ import annotations
 
-import os
 import random
-import subprocess
-import time
 from operator import attrgetter
 
-import psycopg2
 import pytest
 
 from tests.conftest import apps_on
 from tests.support.private_services import PrivatePostgres, PrivateRabbit, PrivateRedis
-from tests.support.stack import PG_ADMIN_URL, SUITE
-
-
-def _wait(predicate, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
-
-
-class PostgresDrill:
-    """Stops and starts the local cluster (the one scripts/lib/common.sh starts)."""
-
-    def __init__(self) -> None:
-        self.version = sorted(os.listdir("/etc/postgresql"))[0]
-
-    def _ctl(self, action: str) -> None:
-        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", self.version, "main", action],
-                       check=True, capture_output=True, timeout=60)
-
-    def stop(self) -> None:
-        self._ctl("stop")
-
-    def start(self) -> None:
-        if not _postgres_up():
-            self._ctl("start")
-        assert _wait(_postgres_up, 30), "PostgreSQL did not come back"
-
-
-def _postgres_up() -> bool:
-    try:
-        psycopg2.connect(PG_ADMIN_URL, connect_timeout=2).close()
-        return True
-    except psycopg2.OperationalError:
-        return False
-
+from tests.support.stack import SUITE
 
 _FIGURES: list[str] = []
 
@@ -109,15 +68,6 @@ def nemesis_seed(request) -> int:
 @pytest.fixture
 def soak_seconds(request) -> int:
     return request.config.getoption("--soak") or 120
-
-
-@pytest.fixture
-def postgres_drill():
-    drill = PostgresDrill()
-    try:
-        yield drill
-    finally:
-        drill.start()
 
 
 # The setting each private service takes, and its URL. Redis directly, not through its cutting
