@@ -1,7 +1,8 @@
 """Redis stopped and restarted: holds keep working on PostgreSQL, expiry resumes by itself.
 
-Each drill breaks a Redis of its own (SIGKILL, then a fresh server on the same
-port; `maxmemory` set on it), which its apps and gunicorn are pointed at.
+Each drill breaks a Redis of its own, which its apps and gunicorn use: killed
+(and, for the listener, started again, fresh, on the same port) or filled
+(`maxmemory 1`).
 """
 from __future__ import annotations
 

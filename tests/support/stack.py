@@ -132,8 +132,8 @@ class Stack:
     def on(self, workdir: Path, **services: str) -> "Stack":
         """The same names on other services (`pg_admin_url=`, `redis_url=`, `rabbitmq_url=`).
 
-        A drill runs this way on a service of its own that it may break; the names stay this
-        stack's to remove, so the other stack only stops its processes (`stop_processes()`).
+        A drill runs this way on a service of its own, which it may break. The names stay this
+        stack's to remove: the moved one only stops its processes (`stop_processes()`).
         """
         urls = {"pg_admin_url": self.pg_admin_url, "redis_url": self.redis_url,
                 "rabbitmq_url": self.rabbitmq_url, **services}
