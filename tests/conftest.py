@@ -13,7 +13,7 @@ import uuid
 import pytest
 import redis
 
-from tests.support.stack import REDIS_URL, SUITE
+from tests.support.stack import REDIS_URL, SUITE, Stack
 
 API_KEY = "test-client-key"
 ADMIN_KEY = "test-admin-key"
@@ -77,9 +77,9 @@ def _clean_stores(request):
     SUITE.clear_redis(request.getfixturevalue("redis_client"))
 
 
-@pytest.fixture
-def make_app(pg_url):
-    """Build apps on this run's stores; `make_app(SLOT_LOCK_SECONDS="1")` overrides."""
+def apps_on(stack: Stack):
+    """The body of an app-factory fixture on `stack`'s stores: it yields `make(**overrides)`,
+    then closes every app made (its gate and its database pool)."""
     from app.extensions import db
 
     built = []
@@ -87,7 +87,7 @@ def make_app(pg_url):
     def _make(**overrides: str):
         from app import create_app
 
-        app = create_app(SUITE.env(**overrides))
+        app = create_app(stack.env(**overrides))
         app.config["TESTING"] = True
         built.append(app)
         return app
@@ -98,6 +98,12 @@ def make_app(pg_url):
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+@pytest.fixture
+def make_app(pg_url):
+    """Build apps on this run's stores; `make_app(SLOT_LOCK_SECONDS="1")` overrides."""
+    yield from apps_on(SUITE)
 
 
 @pytest.fixture

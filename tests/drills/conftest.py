@@ -1,118 +1,27 @@
-"""Fault drills stop real services; these fixtures always bring them back.
+"""Fault drills break real services: each breaks only a service of its own, started for it.
 
-Drills get a long pytest timeout so that a slow restart in teardown is never
-cut short (which would leave a service down for whatever runs next). Each
-drill reports what it tried and measured through `figures`; the lines are
-printed as they come (with -s) and again in a "drill figures" summary.
+`private_postgres`, `private_redis` and `private_rabbit` start one of
+tests.support.private_services and end it whatever happens; `drill_stack` is
+this run's stack moved onto whichever of them the test asked for (the
+machine's services, and the run's database, for the rest), and `make_drill_app`
+builds apps on it. So a drill can stop, pause or fill its service while other
+suites and a developer's own server go on beside it.
+
+Drills get a long pytest timeout: a teardown cut short would leave a service
+of theirs running. Each drill reports what it tried and measured through
+`figures`; the lines are printed as they come (with -s) and again in a
+"drill figures" summary.
 """
 from __future__ import annotations
 
-import os
 import random
-import re
-import subprocess
-import time
+from operator import attrgetter
 
-import psycopg2
 import pytest
-import redis
 
-from tests.support.stack import PG_ADMIN_URL, REDIS_URL
-
-REDIS_START = ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379",
-               "--save", "", "--appendonly", "no", "--dir", "/var/lib/redis",
-               "--logfile", "/var/log/redis/ci.log"]
-
-
-def _redis_up() -> bool:
-    try:
-        return redis.Redis.from_url(REDIS_URL, socket_timeout=1).ping()
-    except redis.exceptions.RedisError:
-        return False
-
-
-def _wait(predicate, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
-
-
-class RedisDrill:
-    def stop(self) -> None:
-        subprocess.run(["redis-cli", "-p", "6379", "shutdown", "nosave"], capture_output=True, timeout=10)
-        assert _wait(lambda: not _redis_up(), 10), "Redis did not stop"
-
-    def start(self) -> None:
-        if not _redis_up():
-            subprocess.run(REDIS_START, check=True, capture_output=True, timeout=30)
-        assert _wait(_redis_up, 30), "Redis did not come back"
-
-
-class RabbitDrill:
-    def stop(self) -> None:
-        subprocess.run(["rabbitmqctl", "stop_app"], check=True, capture_output=True, timeout=120)
-
-    def start(self) -> None:
-        subprocess.run(["rabbitmqctl", "start_app"], check=True, capture_output=True, timeout=120)
-        subprocess.run(["rabbitmqctl", "await_startup"], check=True, capture_output=True, timeout=120)
-
-
-class PostgresDrill:
-    """Stops and starts the local cluster (the one scripts/lib/common.sh starts)."""
-
-    def __init__(self) -> None:
-        self.version = sorted(os.listdir("/etc/postgresql"))[0]
-
-    def _ctl(self, action: str) -> None:
-        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", self.version, "main", action],
-                       check=True, capture_output=True, timeout=60)
-
-    def stop(self) -> None:
-        self._ctl("stop")
-
-    def start(self) -> None:
-        if not _postgres_up():
-            self._ctl("start")
-        assert _wait(_postgres_up, 30), "PostgreSQL did not come back"
-
-
-def _postgres_up() -> bool:
-    try:
-        psycopg2.connect(PG_ADMIN_URL, connect_timeout=2).close()
-        return True
-    except psycopg2.OperationalError:
-        return False
-
-
-class RabbitAlarm:
-    """A memory alarm: the broker blocks every publishing connection until it clears."""
-
-    def __init__(self) -> None:
-        self.previous = self._current()
-
-    @staticmethod
-    def _current() -> str:
-        out = subprocess.run(["rabbitmqctl", "eval", "vm_memory_monitor:get_vm_memory_high_watermark()."],
-                             check=True, capture_output=True, text=True, timeout=60).stdout.strip()
-        absolute = re.fullmatch(r"\{absolute,\s*(\d+)\}", out)
-        if absolute:
-            return f"absolute {absolute.group(1)}"
-        float(out)  # anything else than a fraction or {absolute, N} is not ours to restore
-        return out
-
-    def _set(self, *value: str) -> None:
-        subprocess.run(["rabbitmqctl", "set_vm_memory_high_watermark", *value],
-                       check=True, capture_output=True, timeout=60)
-
-    def raise_alarm(self) -> None:
-        self._set("0.000001")
-
-    def clear(self) -> None:
-        self._set(*self.previous.split())
-
+from tests.conftest import apps_on
+from tests.support.private_services import PrivatePostgres, PrivateRabbit, PrivateRedis
+from tests.support.stack import SUITE
 
 _FIGURES: list[str] = []
 
@@ -161,37 +70,61 @@ def soak_seconds(request) -> int:
     return request.config.getoption("--soak") or 120
 
 
-@pytest.fixture
-def redis_drill():
-    drill = RedisDrill()
-    try:
-        yield drill
-    finally:
-        drill.start()
+# The setting each private service takes, and its URL. Redis directly, not through its cutting
+# proxy: the proxy keeps a killed server's pooled connections open and silent, which is another fault.
+SERVICES = {"private_postgres": ("pg_admin_url", attrgetter("admin_url")),
+            "private_redis": ("redis_url", attrgetter("direct_url")),
+            "private_rabbit": ("rabbitmq_url", attrgetter("url"))}
 
 
-@pytest.fixture
-def rabbit_drill():
-    drill = RabbitDrill()
+def _running(service):
+    """Start `service` and hand it over; end it whatever happened, a start that failed half-way too."""
     try:
-        yield drill
+        service.start()
+        yield service
     finally:
-        drill.start()
+        service.close()
 
 
 @pytest.fixture
-def postgres_drill():
-    drill = PostgresDrill()
-    try:
-        yield drill
-    finally:
-        drill.start()
+def private_postgres():
+    """A PostgreSQL cluster of the drill's own (about 3 s to start)."""
+    yield from _running(PrivatePostgres())
 
 
 @pytest.fixture
-def rabbit_alarm():
-    alarm = RabbitAlarm()
+def private_redis():
+    """A Redis of the drill's own (a fraction of a second to start)."""
+    yield from _running(PrivateRedis())
+
+
+@pytest.fixture
+def private_rabbit():
+    """A RabbitMQ node of the drill's own (several seconds to start)."""
+    yield from _running(PrivateRabbit())
+
+
+@pytest.fixture
+def drill_stack(request, pg_url, tmp_path):
+    """This run's stack on the services of the drill's own: the `private_*` fixtures the test asked for.
+
+    Its apps, gunicorns and workers reach the rest on the machine, with the run's database (emptied
+    first, with the run's Redis keys, as for every test on the stores). On a private PostgreSQL
+    the database is made and migrated there. The drill's processes are stopped at the end, before
+    its services; the names are the run's, which go with a private service or when the run ends.
+    """
+    urls = {setting: url(request.getfixturevalue(fixture))
+            for fixture, (setting, url) in SERVICES.items() if fixture in request.fixturenames}
+    stack = SUITE.on(tmp_path, **urls)
     try:
-        yield alarm
+        if "pg_admin_url" in urls:
+            stack.create_database()
+        yield stack
     finally:
-        alarm.clear()
+        stack.stop_processes()
+
+
+@pytest.fixture
+def make_drill_app(drill_stack):
+    """`make_app` on the drill's stack."""
+    yield from apps_on(drill_stack)

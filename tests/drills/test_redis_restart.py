@@ -1,43 +1,48 @@
-"""Redis stopped and restarted: holds keep working on PostgreSQL, expiry resumes by itself."""
+"""Redis stopped and restarted: holds keep working on PostgreSQL, expiry resumes by itself.
+
+Each drill breaks a Redis of its own, which its apps and gunicorn use: killed
+(and, for the listener, started again, fresh, on the same port) or filled
+(`maxmemory 1`).
+"""
 from __future__ import annotations
 
 import time
 
 import pytest
-import redis
 
 from app.extensions import db
 from app.models import Booking
+from tests.conftest import ADMIN_KEY, API_KEY
 from tests.e2e.conftest import race
 from tests.support.amqp import EventQueue
 from tests.support.factories import hold, make_hub, make_slots
-from tests.support.stack import RABBITMQ_URL, REDIS_URL
 
 pytestmark = pytest.mark.drill
 
 
-def test_no_double_booking_while_redis_is_down(gunicorn_server, make_app, redis_drill):
-    app = make_app()
+def test_no_double_booking_while_redis_is_down(private_redis, drill_stack, make_drill_app, tmp_path):
+    server = drill_stack.start_gunicorn(drill_stack.env(API_KEYS=API_KEY, ADMIN_API_KEYS=ADMIN_KEY), tmp_path)
+    app = make_drill_app()
     with app.app_context():
         slot = make_slots(make_hub(), 1)[0]
-    redis_drill.stop()
-    results = race(gunicorn_server.base_url, [slot.id], 30)
-    redis_drill.start()
+    private_redis.kill()
+    results = race(server.base_url, [slot.id], 30)
+    assert not private_redis.up()
     assert sorted(status for _, status in results) == [201] + [409] * 29
 
 
 def test_listener_reapplies_notifications_and_resubscribes_after_restart(
-        make_app, run_worker, redis_drill):
-    app = make_app(RABBITMQ_URL=RABBITMQ_URL, SLOT_LOCK_SECONDS="1",
-                   SWEEP_INTERVAL_SECONDS="3600")
-    queue = EventQueue()
+        private_redis, drill_stack, make_drill_app, run_worker):
+    app = make_drill_app(RABBITMQ_URL=drill_stack.rabbitmq_url, SLOT_LOCK_SECONDS="1",
+                         SWEEP_INTERVAL_SECONDS="3600")
+    queue = EventQueue(drill_stack.exchange, drill_stack.rabbitmq_url)
     try:
         run_worker(app)
         time.sleep(0.5)
-        redis_drill.stop()
+        private_redis.kill()
         time.sleep(1.0)
-        redis_drill.start()  # a fresh Redis: notify-keyspace-events is empty again
-        client = redis.Redis.from_url(REDIS_URL)
+        private_redis.start()  # a fresh Redis: notify-keyspace-events is empty again
+        client = private_redis.client()
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if "x" in client.config_get("notify-keyspace-events")["notify-keyspace-events"]:
@@ -56,22 +61,17 @@ def test_listener_reapplies_notifications_and_resubscribes_after_restart(
         queue.delete()
 
 
-def test_full_redis_makes_holds_fall_back_to_postgres(make_app, redis_client):
+def test_full_redis_makes_holds_fall_back_to_postgres(private_redis, make_drill_app):
     """A Redis that refuses writes (OOM under noeviction) opens the gate, it does not fail holds."""
     from app.errors import SlotUnavailable
 
-    app = make_app()
-    before = redis_client.config_get("maxmemory")["maxmemory"]
-    policy = redis_client.config_get("maxmemory-policy")["maxmemory-policy"]
+    app = make_drill_app()
+    client = private_redis.client()
     with app.app_context():
         slot = make_slots(make_hub(), 1)[0]
-        try:
-            redis_client.config_set("maxmemory-policy", "noeviction")
-            redis_client.config_set("maxmemory", "1")
-            first = hold(slot)
-            assert first.status == "pending" and first.lock_token is None
-            with pytest.raises(SlotUnavailable):
-                hold(slot)
-        finally:
-            redis_client.config_set("maxmemory", before)
-            redis_client.config_set("maxmemory-policy", policy)
+        client.config_set("maxmemory-policy", "noeviction")
+        client.config_set("maxmemory", "1")
+        first = hold(slot)
+        assert first.status == "pending" and first.lock_token is None
+        with pytest.raises(SlotUnavailable):
+            hold(slot)

@@ -1,10 +1,10 @@
 """A lock key whose release failed: the slot is holdable again within SWEEP_INTERVAL_SECONDS + 1 s.
 
-Both drills pause the real Redis (`CLIENT PAUSE ... ALL`) at the moment a key
-should be released, so the release times out and the key stays behind while
-PostgreSQL says the slot is free. The worker's sweeper (default interval)
-must remove the key; the next hold must then pass through the gate (it takes
-a key of its own), not around it.
+Both drills pause a Redis of their own, which their apps and worker use
+(`CLIENT PAUSE ... ALL`), at the moment a key should be released, so the
+release times out and the key stays behind while PostgreSQL says the slot is
+free. The worker's sweeper (default interval) must remove the key; the next
+hold must then pass through the gate (it takes a key of its own), not around it.
 """
 from __future__ import annotations
 
@@ -13,36 +13,34 @@ import time
 
 import psycopg2
 import pytest
-import redis
 
 from app.errors import SlotUnavailable
 from app.gate import slot_gate
 from app.services.bookings import cancel_booking
 from tests.support.factories import hold, make_hub, make_slots
-from tests.support.stack import REDIS_URL
 
 pytestmark = pytest.mark.drill
 LOCK = {"SLOT_LOCK_SECONDS": "120", "REDIS_RETRY_SECONDS": "1"}
 
 
 @pytest.fixture
-def drill_apps(make_app, run_worker):
+def drill_apps(private_redis, make_drill_app, run_worker):
     """(api app, sweep interval): the API in this process, the worker as its own app (own gate)."""
-    api = make_app(**LOCK)
-    worker_app = make_app(**LOCK)
+    api = make_drill_app(**LOCK)
+    worker_app = make_drill_app(**LOCK)
     run_worker(worker_app)
     return api, worker_app.config["SWEEP_INTERVAL_SECONDS"]
 
 
-def pause_redis(milliseconds: int) -> float:
-    """Pause every Redis client; return when the pause started (monotonic)."""
-    redis.Redis.from_url(REDIS_URL).execute_command("CLIENT", "PAUSE", milliseconds, "ALL")
+def pause_redis(private_redis, milliseconds: int) -> float:
+    """Pause every client of the drill's Redis; return when the pause started (monotonic)."""
+    private_redis.client().execute_command("CLIENT", "PAUSE", milliseconds, "ALL")
     return time.monotonic()
 
 
-def key_after_pause(key: str) -> tuple[bytes | None, float]:
+def key_after_pause(private_redis, key: str) -> tuple[bytes | None, float]:
     """GET `key` as soon as Redis answers again: (value, when it answered)."""
-    value = redis.Redis.from_url(REDIS_URL, socket_timeout=15).get(key)
+    value = private_redis.client(timeout=15).get(key)
     return value, time.monotonic()
 
 
@@ -60,20 +58,17 @@ def wait_until_holdable(app, slot, timeout: float) -> tuple[float, int, object]:
     pytest.fail(f"slot still refused after {timeout} s ({refused} refusals)")
 
 
-def test_cancel_during_a_redis_pause_leaves_no_stranded_slot(drill_apps, redis_client, figures):
+def test_cancel_during_a_redis_pause_leaves_no_stranded_slot(drill_apps, private_redis, figures):
     api, interval = drill_apps
     with api.app_context():
         slot = make_slots(make_hub(), 1)[0]
         booking = hold(slot)
         key, token = slot_gate().key(slot.id), booking.lock_token
-    try:
-        paused_at = pause_redis(4000)
-        with api.app_context():
-            cancelled = cancel_booking(booking.id)
-        cancel_took = time.monotonic() - paused_at
-        left, answered_at = key_after_pause(key)
-    finally:
-        redis_client.execute_command("CLIENT", "UNPAUSE")
+    paused_at = pause_redis(private_redis, 4000)
+    with api.app_context():
+        cancelled = cancel_booking(booking.id)
+    cancel_took = time.monotonic() - paused_at
+    left, answered_at = key_after_pause(private_redis, key)
     assert cancelled.status == "cancelled"
     assert left is not None and left.decode() == token, "the release should have failed"
 
@@ -88,7 +83,7 @@ def test_cancel_during_a_redis_pause_leaves_no_stranded_slot(drill_apps, redis_c
 
 
 def test_hold_failing_in_postgres_while_redis_is_paused_leaves_no_stranded_slot(
-        drill_apps, redis_client, pg_url, figures):
+        drill_apps, private_redis, pg_url, figures):
     api, interval = drill_apps
     with api.app_context():
         slot = make_slots(make_hub(), 1)[0]
@@ -109,14 +104,13 @@ def test_hold_failing_in_postgres_while_redis_is_paused_leaves_no_stranded_slot(
         holder = threading.Thread(target=doomed_hold)
         holder.start()
         waiting_pid = wait_for_lock_wait(pg_url)
-        pause_redis(3000)
+        pause_redis(private_redis, 3000)
         with psycopg2.connect(pg_url) as admin, admin.cursor() as cur:
             cur.execute("SELECT pg_cancel_backend(%s)", (waiting_pid,))
         holder.join(10)
         row_holder.rollback()  # PostgreSQL: the slot is free
-        left, answered_at = key_after_pause(key)
+        left, answered_at = key_after_pause(private_redis, key)
     finally:
-        redis_client.execute_command("CLIENT", "UNPAUSE")
         row_holder.close()
     assert len(failure) == 1, "the hold should have failed"
     assert left is not None, "the failed hold's release should have failed too"

@@ -1,19 +1,23 @@
 """A PostgreSQL, a Redis and a RabbitMQ of a run's own, on spare local ports, to break at will.
 
-The nemesis and the soak kill, pause and restart the services they run on, and
-measure their memory and connections. Doing that to the machine's shared
-services would break every other suite running beside them and mix their load
-into the figures, so these drills start their own:
+The drills kill, pause, fill, alarm and restart the services they run on, and
+the soak measures their memory and connections. Doing that to the machine's
+shared services would break every other suite running beside them and mix their
+load into the figures, so the drills start their own (the nemesis and the soak
+all three, through `PrivateServices`; each other drill the one it breaks,
+through the fixtures of tests/drills/conftest.py):
 
 - `PrivatePostgres`: a cluster made by `initdb` in the run's directory (as the
   `postgres` user when run as root), TCP on a spare port, fsync off;
 - `PrivateRedis`: a `redis-server` child on a spare port, reached through a
-  `CuttingProxy` so that its connections can be cut as well as the server paused
-  or killed;
+  `CuttingProxy` (`url`) so that its connections can be cut as well as the
+  server paused or killed; the proxy does not pass a killed server's close on,
+  so its pooled connections hang until their timeout (`direct_url` does not go
+  through it);
 - `PrivateRabbit`: a RabbitMQ node of its own name, ports and directories
   (no plugins), driven with `rabbitmqctl -n`.
 
-Each `stop()` ends its service whatever state a fault left it in; `PrivateServices`
+Each `close()` ends its service whatever state a fault left it in; `PrivateServices`
 starts the three and stops them all, in a `finally`.
 """
 from __future__ import annotations
@@ -133,8 +137,8 @@ class PrivateRedis:
         except redis.RedisError:
             return False
 
-    def client(self) -> redis.Redis:
-        return redis.Redis.from_url(self.direct_url, socket_timeout=5)
+    def client(self, timeout: float = 5) -> redis.Redis:
+        return redis.Redis.from_url(self.direct_url, socket_timeout=timeout)
 
     def pause(self) -> None:
         self.process.send_signal(signal.SIGSTOP)

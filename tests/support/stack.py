@@ -4,8 +4,9 @@ A `Stack` is named by its purpose and the run: database `calendar_<purpose>_<run
 prefix `calendar-<purpose>-<run id>:`, exchange `calendar.events.<purpose>-<run id>`, so runs go
 side by side, and beside a developer's own server. It creates and migrates the database, empties
 it between tests, starts gunicorn and `flask worker` on it, and `close()` stops every process it
-started and removes every name it made, whatever happened before. Nothing here connects anywhere
-until a method is called.
+started and removes every name it made, whatever happened before. `on()` gives the same names on
+other services: a drill's own PostgreSQL, Redis or broker, which it may stop without touching the
+machine's. Nothing here connects anywhere until a method is called.
 """
 from __future__ import annotations
 
@@ -132,7 +133,7 @@ class Stack:
     def __init__(self, purpose: str, workdir: Path | None = None, run_id: str = RUN_ID, *,
                  pg_admin_url: str = PG_ADMIN_URL, redis_url: str = REDIS_URL,
                  rabbitmq_url: str = RABBITMQ_URL) -> None:
-        self.workdir = workdir
+        self.purpose, self.workdir, self.run_id = purpose, workdir, run_id
         self.pg_admin_url, self.redis_url, self.rabbitmq_url = pg_admin_url, redis_url, rabbitmq_url
         self.database = f"calendar_{purpose}_{run_id}"
         self.redis_prefix = f"calendar-{purpose}-{run_id}:"
@@ -140,6 +141,16 @@ class Stack:
         self.database_url = f"{pg_admin_url.rpartition('/')[0]}/{self.database}"
         self.database_created = False
         self.processes: list[Process] = []
+
+    def on(self, workdir: Path, **services: str) -> "Stack":
+        """The same names on other services (`pg_admin_url=`, `redis_url=`, `rabbitmq_url=`).
+
+        A drill runs this way on a service of its own, which it may break. The names stay this
+        stack's to remove: the moved one only stops its processes (`stop_processes()`).
+        """
+        urls = {"pg_admin_url": self.pg_admin_url, "redis_url": self.redis_url,
+                "rabbitmq_url": self.rabbitmq_url, **services}
+        return Stack(self.purpose, workdir, self.run_id, **urls)
 
     def env(self, **overrides: str) -> dict[str, str]:
         """Settings for an app on this stack: the broker off unless given, no worker in the web processes.
@@ -256,18 +267,22 @@ class Stack:
         return process
 
     # -- the end --------------------------------------------------------------------------------
+    def stop_processes(self) -> None:
+        """Stop every process it started, together (see `stop_all`)."""
+        try:
+            stop_all(self.processes)
+        finally:
+            self.processes.clear()
+
     def close(self) -> None:
         """Stop every process, then drop the database, the Redis keys and the exchange.
 
         Each step runs whatever the ones before did; the first failure is raised at the end.
         """
-        steps = [lambda: stop_all(self.processes)]
+        steps = [self.stop_processes]
         steps += [self.drop_database] if self.database_created else []
         steps += [self.clear_redis, self.delete_exchange]
-        try:
-            run_every(steps)
-        finally:
-            self.processes.clear()
+        run_every(steps)
 
     def __enter__(self) -> "Stack":
         return self

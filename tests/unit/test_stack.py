@@ -1,8 +1,10 @@
 """The throwaway stack's names and settings, which runs side by side rely on; no service is touched."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from app.config import Settings
-from tests.support.stack import PG_ADMIN_URL, REDIS_URL, Stack
+from tests.support.stack import PG_ADMIN_URL, RABBITMQ_URL, REDIS_URL, Stack
 
 
 def test_each_purpose_and_run_has_names_of_its_own():
@@ -26,3 +28,12 @@ def test_an_app_on_the_stack_is_given_every_setting_so_the_callers_environment_c
     assert settings.MAX_HOLDS_PER_CANDIDATE == 1 and settings.SLOT_LOCK_SECONDS == 2
     assert (settings.DATABASE_URL, settings.REDIS_URL) == (stack.database_url, REDIS_URL)
     assert (settings.REDIS_KEY_PREFIX, settings.EVENTS_EXCHANGE) == (stack.redis_prefix, stack.exchange)
+
+
+def test_a_stack_moved_onto_a_drills_own_service_keeps_its_names_and_the_other_services():
+    stack = Stack("test", run_id="1_x")
+    moved = stack.on(Path("/tmp/drill"), redis_url="redis://127.0.0.1:7000/0")
+    assert (moved.database_url, moved.redis_prefix, moved.exchange) == \
+        (stack.database_url, stack.redis_prefix, stack.exchange)
+    assert (moved.redis_url, moved.rabbitmq_url) == ("redis://127.0.0.1:7000/0", RABBITMQ_URL)
+    assert moved.env()["REDIS_URL"] == "redis://127.0.0.1:7000/0" and moved.workdir == Path("/tmp/drill")
