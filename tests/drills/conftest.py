@@ -70,8 +70,8 @@ def soak_seconds(request) -> int:
     return request.config.getoption("--soak") or 120
 
 
-# The setting each private service takes, and its URL. Redis directly, not through its cutting
-# proxy: the proxy keeps a killed server's pooled connections open and silent, which is another fault.
+# The setting each private service takes, and its URL. Redis directly: these drills stop, pause or
+# fill the server, they do not cut its connections (the nemesis does, through its proxy).
 SERVICES = {"private_postgres": ("pg_admin_url", attrgetter("admin_url")),
             "private_redis": ("redis_url", attrgetter("direct_url")),
             "private_rabbit": ("rabbitmq_url", attrgetter("url"))}

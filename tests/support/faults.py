@@ -15,6 +15,7 @@ class CuttingProxy:
 
     `cut()` drops every connection now; `cut_after(n)` once clients sent n more bytes;
     `go_silent()` keeps every connection open but lets nothing through, either way.
+    Otherwise a close by either end closes the other (a killed server's clients see it at once).
     """
 
     def __init__(self, target: tuple[str, int]) -> None:
@@ -81,6 +82,18 @@ class CuttingProxy:
                 sink.sendall(data)
         except OSError:
             pass
+        if not self.silent:  # one end closed (or failed): close the other, as the network would
+            self._drop(source, sink)
+
+    def _drop(self, *sockets: socket.socket) -> None:
+        with self._lock:
+            self._sockets = [s for s in self._sockets if s not in sockets]
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
 
     def _spend(self, count: int) -> bool:
         """Count client bytes against the budget; True when it is used up."""
