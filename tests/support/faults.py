@@ -40,15 +40,9 @@ class CuttingProxy:
     def cut(self) -> None:
         """Drop every proxied connection now (both ends see a reset or EOF)."""
         with self._lock:
-            sockets, self._sockets = self._sockets, []
             self._budget = None
             self.cuts += 1
-        for sock in sockets:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            sock.close()
+        self._drop(*self._sockets)
 
     def close(self) -> None:
         self.cut()
@@ -86,6 +80,7 @@ class CuttingProxy:
             self._drop(source, sink)
 
     def _drop(self, *sockets: socket.socket) -> None:
+        """Close `sockets` (both ends of each see a reset or EOF) and forget them."""
         with self._lock:
             self._sockets = [s for s in self._sockets if s not in sockets]
         for sock in sockets:
