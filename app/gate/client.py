@@ -54,6 +54,11 @@ def connect(url: str, timeout: float, sentinels: tuple[str, ...] = (),
                                **options, **credentials)
 
 
+def pool_exhausted(exc: Exception) -> bool:
+    """True when no connection came free in time: Redis is slow, or the pool is too small."""
+    return isinstance(exc, redis.exceptions.ConnectionError) and str(exc) == "No connection available."
+
+
 class Breaker:
     """Open for `retry_seconds` after a failure; closed again by the next success."""
 
@@ -72,8 +77,10 @@ class Breaker:
             first = self._down_until == 0.0
             self._down_until = time.monotonic() + self.retry_seconds
         if first:
+            cause = ("every pooled connection stayed busy (REDIS_MAX_CONNECTIONS)" if pool_exhausted(exc)
+                     else exc.__class__.__name__)
             log.warning("redis unavailable (%s): holds use database-only locking, rate limits "
-                        "step aside", exc.__class__.__name__)
+                        "step aside", cause)
 
     def succeeded(self) -> None:
         if self._down_until:

@@ -6,6 +6,7 @@ client's buffers. These run against the real Redis and watch it from the server.
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -15,7 +16,7 @@ import pytest
 import redis
 
 from app.config import Settings
-from app.gate.client import BlockingSentinelConnectionPool, connect
+from app.gate.client import BlockingSentinelConnectionPool, Breaker, connect
 from tests.support.stack import REDIS_URL
 
 BLOCK_SECONDS = 0.3
@@ -63,16 +64,19 @@ def test_threads_beyond_the_pool_wait_for_a_connection_instead_of_opening_one(re
         client.close()
 
 
-def test_a_thread_that_cannot_get_a_connection_in_time_fails_like_an_unreachable_redis(redis_client):
+def test_a_thread_that_cannot_get_a_connection_in_time_fails_like_an_unreachable_redis(redis_client, caplog):
     client, _ = _named_client(redis_client, max_connections=1, timeout=0.2)
     pool = client.connection_pool
     taken = pool.get_connection()  # another thread's command, holding the only connection
     try:
         started = time.monotonic()
-        with pytest.raises(redis.exceptions.ConnectionError):  # a RedisError: the breaker's to handle
+        with pytest.raises(redis.exceptions.ConnectionError) as failure:  # a RedisError: the breaker's
             client.ping()
         waited = time.monotonic() - started
         assert 0.15 <= waited < 0.6
+        with caplog.at_level(logging.WARNING, logger="app.gate.client"):
+            Breaker(5).failed(failure.value)
+        assert "every pooled connection stayed busy (REDIS_MAX_CONNECTIONS)" in caplog.text
         pool.release(taken)
         assert client.ping() is True  # the connection is back in the pool
     finally:
