@@ -11,9 +11,7 @@ through the fixtures of tests/drills/conftest.py):
   `postgres` user when run as root), TCP on a spare port, fsync off;
 - `PrivateRedis`: a `redis-server` child on a spare port, reached through a
   `CuttingProxy` (`url`) so that its connections can be cut as well as the
-  server paused or killed; the proxy does not pass a killed server's close on,
-  so its pooled connections hang until their timeout (`direct_url` does not go
-  through it);
+  server paused or killed (`direct_url` does not go through it);
 - `PrivateRabbit`: a RabbitMQ node of its own name, ports and directories
   (no plugins), driven with `rabbitmqctl -n`.
 
