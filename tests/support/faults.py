@@ -42,7 +42,8 @@ class CuttingProxy:
         with self._lock:
             self._budget = None
             self.cuts += 1
-        self._drop(*self._sockets)
+            sockets = list(self._sockets)
+        self._drop(*sockets)
 
     def close(self) -> None:
         self.cut()
