@@ -24,7 +24,7 @@ class BlockingSentinelConnectionPool(SentinelConnectionPool, BlockingConnectionP
 
 
 def connect(url: str, timeout: float, sentinels: tuple[str, ...] = (),
-            master: str | None = None, max_connections: int = 4) -> redis.Redis:
+            master: str | None = None, *, max_connections: int) -> redis.Redis:
     """A client for `url`; no connection is opened until the first command.
 
     With `sentinels` ("host:port" each) the client follows whichever server the

@@ -74,10 +74,10 @@ class SlotGate:
 
     @classmethod
     def from_url(cls, url: str | None, prefix: str, timeout: float, retry_seconds: float,
-                 sentinels: tuple[str, ...] = (), master: str | None = None,
-                 max_connections: int = 4) -> "SlotGate":
+                 sentinels: tuple[str, ...] = (), master: str | None = None, *,
+                 max_connections: int) -> "SlotGate":
         """Build the gate; no connection is opened until the first command."""
-        client = connect(url, timeout, sentinels, master, max_connections) if url else None
+        client = connect(url, timeout, sentinels, master, max_connections=max_connections) if url else None
         return cls(client, prefix, retry_seconds)
 
     @property
@@ -253,7 +253,7 @@ def init_app(app: Flask) -> None:
         app.config["REDIS_URL"], app.config["REDIS_KEY_PREFIX"],
         app.config["REDIS_TIMEOUT_SECONDS"], app.config["REDIS_RETRY_SECONDS"],
         app.config["REDIS_SENTINELS"], app.config["REDIS_SENTINEL_MASTER"],
-        app.config["REDIS_MAX_CONNECTIONS"])
+        max_connections=app.config["REDIS_MAX_CONNECTIONS"])
     uow.on_commit(app, lambda committed: gate.release_all(committed.releases))
     uow.on_commit(app, lambda committed: gate.claim(committed.claims))
     if not app.config["REDIS_URL"]:
