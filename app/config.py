@@ -101,6 +101,7 @@ class Settings:
     SWEEP_INTERVAL_SECONDS: float = 5.0
     SLOT_HORIZON_DAYS: int = 28
     OUTBOX_RETENTION_DAYS: float = 7.0
+    PURGE_INTERVAL_SECONDS: float = 600.0
     IDEMPOTENCY_TTL_HOURS: int = 24
     LISTING_CACHE_SECONDS: float = 1.0
     METRICS_PORT: int = 0
@@ -142,6 +143,7 @@ class Settings:
             SWEEP_INTERVAL_SECONDS=_float(env, "SWEEP_INTERVAL_SECONDS", 5.0),
             SLOT_HORIZON_DAYS=_int(env, "SLOT_HORIZON_DAYS", 28, minimum=1),
             OUTBOX_RETENTION_DAYS=_float(env, "OUTBOX_RETENTION_DAYS", 7.0, minimum=0.001),
+            PURGE_INTERVAL_SECONDS=_float(env, "PURGE_INTERVAL_SECONDS", 600.0, minimum=1.0),
             IDEMPOTENCY_TTL_HOURS=_int(env, "IDEMPOTENCY_TTL_HOURS", 24, minimum=24),
             LISTING_CACHE_SECONDS=_float(env, "LISTING_CACHE_SECONDS", 1.0, minimum=0.0),
             METRICS_PORT=_int(env, "METRICS_PORT", 0),

@@ -15,6 +15,7 @@ expiry is published within milliseconds instead of the relay's next look.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 
@@ -31,7 +32,6 @@ from app.services.expiry import expire_due_holds, expire_on_time
 
 log = logging.getLogger(__name__)
 RELAY_IDLE_SECONDS = 0.2
-PURGE_EVERY_SECONDS = 600
 SWEEP_BATCH = 1000
 # Gate reconciliation walks every live lock key, so its cost grows with the number
 # of holds: it may take at most this share of the sweeper's time (see DutyCycle).
@@ -153,9 +153,10 @@ class DutyCycle:
 
 def sweeper_loop(app: Flask, stop: threading.Event, wake: threading.Event,
                  events_waiting: threading.Event | None = None) -> None:
-    """Expire overdue holds every interval (or when woken); purge now and then."""
-    interval = app.config["SWEEP_INTERVAL_SECONDS"]
-    last_purge = 0.0
+    """Expire overdue holds every interval (or when woken); purge on the first sweep and every
+    PURGE_INTERVAL_SECONDS after."""
+    interval, purge_every = app.config["SWEEP_INTERVAL_SECONDS"], app.config["PURGE_INTERVAL_SECONDS"]
+    last_purge = -math.inf
     reconcile = DutyCycle(RECONCILE_SHARE)
     with app.app_context():
         while not stop.is_set():
@@ -167,7 +168,7 @@ def sweeper_loop(app: Flask, stop: threading.Event, wake: threading.Event,
                     events_waiting.set()  # publish what this sweep recorded now
                 if reconcile.due():
                     reconcile.run(reconcile_gate)  # free slots that a failed release left refused
-                if time.monotonic() - last_purge > PURGE_EVERY_SECONDS:
+                if time.monotonic() - last_purge >= purge_every:
                     housekeeping.purge_published_events()
                     housekeeping.purge_idempotency_keys()
                     last_purge = time.monotonic()

@@ -15,6 +15,7 @@ from app.extensions import db
 from app.models import OutboxEvent
 from tests.conftest import API_KEY
 from tests.support.stack import RABBITMQ_URL, SUITE
+from tests.support.waiting import wait_for
 
 
 def write_events(count: int) -> None:
@@ -123,6 +124,45 @@ def test_purge_keeps_recent_and_newest_events(make_app):
         db.session.commit()
         assert purge_published_events() == 2
         assert db.session.scalars(select(OutboxEvent.sequence)).all() == [3]
+
+
+def test_the_sweeper_purges_on_its_first_sweep_and_every_purge_interval(make_app):
+    """Not once in ten minutes whatever the setting, and not only after the machine's clock has
+    run that long since boot: the first sweep purges, and each PURGE_INTERVAL_SECONDS again."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from app.worker.loops import sweeper_loop
+
+    app = make_app(OUTBOX_RETENTION_DAYS="7", PURGE_INTERVAL_SECONDS="1", SWEEP_INTERVAL_SECONDS="0.1")
+    stop, wake = threading.Event(), threading.Event()
+
+    def published_long_ago(count: int) -> None:
+        write_events(count)
+        sequence_pending()
+        db.session.execute(update(OutboxEvent).where(OutboxEvent.published_at.is_(None))
+                           .values(published_at=db_now(db.session) - timedelta(days=8)))
+        db.session.commit()
+
+    def kept() -> int:
+        count = db.session.scalar(select(func.count()).select_from(OutboxEvent))
+        db.session.rollback()
+        return count
+
+    with app.app_context():
+        published_long_ago(3)
+        sweeper = threading.Thread(target=sweeper_loop, args=(app, stop, wake), daemon=True)
+        sweeper.start()
+        try:
+            wait_for(lambda: kept() == 1, timeout=2)  # the newest is always kept
+            published_long_ago(3)
+            assert kept() == 4
+            wait_for(lambda: kept() == 1, timeout=3)  # the next purge, a second on
+        finally:
+            stop.set()
+            wake.set()
+            sweeper.join(5)
 
 
 def test_feed_keeps_flowing_while_the_broker_is_unreachable(make_app, run_worker):
