@@ -18,6 +18,8 @@ from tests.support.stack import REDIS_URL, SUITE, Stack
 API_KEY = "test-client-key"
 ADMIN_KEY = "test-admin-key"
 STORES = frozenset({"pg_url", "redis_client"})
+FIGURE = "drill figure"  # a test report's user property: one line a drill measured (tests/drills)
+_FIGURES: list[str] = []
 
 
 def pytest_addoption(parser):
@@ -38,6 +40,20 @@ def pytest_collection_modifyitems(config, items):
     if soak:
         config.hook.pytest_deselected(items=soak)
         items[:] = [item for item in items if not item.get_closest_marker("soak")]
+
+
+def pytest_runtest_logreport(report):
+    """Keep the drills' figures from each test's last report: a worker's reports reach the
+    controller with their user properties, so the summary is whole under pytest-xdist too."""
+    if report.when == "teardown":
+        _FIGURES.extend(line for name, line in report.user_properties if name == FIGURE)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _FIGURES:
+        terminalreporter.section("drill figures")
+        for line in _FIGURES:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

@@ -8,22 +8,25 @@ builds apps on it. So a drill can stop, pause or fill its service while other
 suites and a developer's own server go on beside it.
 
 Drills get a long pytest timeout: a teardown cut short would leave a service
-of theirs running. Each drill reports what it tried and measured through
-`figures`; the lines are printed as they come (with -s) and again in a
-"drill figures" summary.
+of theirs running, and they run one after another on one pytest-xdist worker
+(group "drills"), so no two drills load the machine at once. Each drill reports
+what it tried and measured through `figures`; the lines are printed as they come
+(with -s) and kept with the test's report, from which tests/conftest.py prints
+a "drill figures" summary, with workers or without.
 """
 from __future__ import annotations
 
 import random
 from operator import attrgetter
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import apps_on
+from tests.conftest import FIGURE, apps_on
 from tests.support.private_services import PrivatePostgres, PrivateRabbit, PrivateRedis
 from tests.support.stack import SUITE
 
-_FIGURES: list[str] = []
+DRILLS = Path(__file__).parent
 
 
 @pytest.fixture
@@ -31,21 +34,18 @@ def figures(request):
     """`figures("...")`: one line of what the drill tried or measured."""
     def say(text: str) -> None:
         line = f"{request.node.name}: {text}"
-        _FIGURES.append(line)
+        request.node.user_properties.append((FIGURE, line))
         print(line, flush=True)
     return say
 
 
-def pytest_terminal_summary(terminalreporter):
-    if _FIGURES:
-        terminalreporter.section("drill figures")
-        for line in _FIGURES:
-            terminalreporter.write_line(line)
-
-
 def pytest_collection_modifyitems(config, items):
-    """Drills get 10 minutes; the nemesis and the soak 15 minutes more than they are asked to run."""
+    """Drills run on one worker (pytest-xdist deals its largest group, theirs, first: the other
+    worker takes the rest meanwhile). They get 10 minutes; the nemesis and the soak 15 minutes
+    more than they are asked to run."""
     for item in items:
+        if item.path.is_relative_to(DRILLS):
+            item.add_marker(pytest.mark.xdist_group("drills"))
         if item.get_closest_marker("soak"):
             item.add_marker(pytest.mark.timeout((config.getoption("--soak") or 120) + 900))
         elif "nemesis" in item.nodeid:
