@@ -117,6 +117,11 @@ class Sampler:
         info = self.redis.info("memory")
         row["Redis used memory KiB"] = round(info["used_memory"] / 1024, 1)
         row["Redis dataset KiB"] = round(info["used_memory_dataset"] / 1024, 1)  # the keys, not the clients
+        # The clients' query and reply buffers (a subscription's backlog too): Redis sizes each to
+        # its client's recent peak, so they step by whole buffers as requests come and go.
+        row["Redis client buffers KiB"] = round(info["mem_clients_normal"] / 1024, 1)
+        row["Redis used memory less client buffers KiB"] = round(
+            (info["used_memory"] - info["mem_clients_normal"]) / 1024, 1)
         row["Redis clients"] = self.redis.info("clients")["connected_clients"]
         row["Redis keys"] = self.redis.dbsize()
         self.rows.append(row)
