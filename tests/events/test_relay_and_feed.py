@@ -4,8 +4,9 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.db.clock import db_now
 from app.events import record_event
@@ -22,6 +23,15 @@ def write_events(count: int) -> None:
     now = db_now(db.session)
     for i in range(count):
         record_event(db.session, "SlotLocked", {"slot_id": str(uuid.uuid4()), "n": i}, now)
+    db.session.commit()
+
+
+def write_events_published_long_ago(count: int) -> None:
+    """`count` events, sequenced and marked published eight days ago: due for any purge."""
+    write_events(count)
+    sequence_pending()
+    db.session.execute(update(OutboxEvent).where(OutboxEvent.published_at.is_(None))
+                       .values(published_at=db_now(db.session) - timedelta(days=8)))
     db.session.commit()
 
 
@@ -110,18 +120,11 @@ def test_feed_numbers_a_late_committing_event_after_what_was_already_read(make_a
 
 
 def test_purge_keeps_recent_and_newest_events(make_app):
-    from datetime import timedelta
-
     from app.ops.housekeeping import purge_published_events
 
     app = make_app(OUTBOX_RETENTION_DAYS="7")
     with app.app_context():
-        write_events(3)
-        sequence_pending()
-        old = db_now(db.session) - timedelta(days=8)
-        for row in db.session.scalars(select(OutboxEvent)):
-            row.published_at = old
-        db.session.commit()
+        write_events_published_long_ago(3)
         assert purge_published_events() == 2
         assert db.session.scalars(select(OutboxEvent.sequence)).all() == [3]
 
@@ -129,21 +132,10 @@ def test_purge_keeps_recent_and_newest_events(make_app):
 def test_the_sweeper_purges_on_its_first_sweep_and_every_purge_interval(make_app):
     """Not once in ten minutes whatever the setting, and not only after the machine's clock has
     run that long since boot: the first sweep purges, and each PURGE_INTERVAL_SECONDS again."""
-    from datetime import timedelta
-
-    from sqlalchemy import update
-
     from app.worker.loops import sweeper_loop
 
     app = make_app(OUTBOX_RETENTION_DAYS="7", PURGE_INTERVAL_SECONDS="1", SWEEP_INTERVAL_SECONDS="0.1")
     stop, wake = threading.Event(), threading.Event()
-
-    def published_long_ago(count: int) -> None:
-        write_events(count)
-        sequence_pending()
-        db.session.execute(update(OutboxEvent).where(OutboxEvent.published_at.is_(None))
-                           .values(published_at=db_now(db.session) - timedelta(days=8)))
-        db.session.commit()
 
     def kept() -> int:
         count = db.session.scalar(select(func.count()).select_from(OutboxEvent))
@@ -151,12 +143,12 @@ def test_the_sweeper_purges_on_its_first_sweep_and_every_purge_interval(make_app
         return count
 
     with app.app_context():
-        published_long_ago(3)
+        write_events_published_long_ago(3)
         sweeper = threading.Thread(target=sweeper_loop, args=(app, stop, wake), daemon=True)
         sweeper.start()
         try:
             wait_for(lambda: kept() == 1, timeout=2)  # the newest is always kept
-            published_long_ago(3)
+            write_events_published_long_ago(3)
             assert kept() == 4
             wait_for(lambda: kept() == 1, timeout=3)  # the next purge, a second on
         finally:
